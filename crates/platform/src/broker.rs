@@ -1,0 +1,116 @@
+//! RabbitMQ connection and topology.
+//!
+//! Exchanges (all durable topic exchanges):
+//! - `events`: every domain event, routing key `<service>.<AggregateType>.<EventType>`.
+//! - `commands`: every command, routing key `<service>.<CommandName>`.
+//! - `dead-letter`: messages a consumer could not even answer; each consumer queue
+//!   dead-letters into `<queue>.dlq` under routing key `<queue>`.
+
+use std::time::Duration;
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+
+pub const EVENTS_EXCHANGE: &str = "events";
+pub const COMMANDS_EXCHANGE: &str = "commands";
+pub const DEAD_LETTER_EXCHANGE: &str = "dead-letter";
+
+/// Connects, retrying with back-off until `attempts` are used up, so a service that
+/// starts before its broker waits for it instead of crashing.
+pub async fn connect(url: &str, name: &str, attempts: u32) -> Result<Connection, lapin::Error> {
+    let mut delay = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        let properties = ConnectionProperties::default().with_connection_name(name.into());
+        match Connection::connect(url, properties).await {
+            Ok(connection) => return Ok(connection),
+            Err(err) if attempt < attempts => {
+                tracing::warn!(error = %err, attempt, "broker not reachable, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Declares the three exchanges. Declaring is idempotent, so every process does it.
+pub async fn declare_exchanges(channel: &Channel) -> Result<(), lapin::Error> {
+    for name in [EVENTS_EXCHANGE, COMMANDS_EXCHANGE, DEAD_LETTER_EXCHANGE] {
+        channel
+            .exchange_declare(
+                name.into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..ExchangeDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Declares a durable queue bound to `exchange` under each of `bindings`, whose
+/// rejected messages go to its own dead-letter queue `<queue>.dlq`.
+pub async fn declare_queue_with_dlq(
+    channel: &Channel,
+    queue: &str,
+    exchange: &str,
+    bindings: &[&str],
+) -> Result<(), lapin::Error> {
+    let dlq = format!("{queue}.dlq");
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(dlq.as_str().into(), durable, FieldTable::default())
+        .await?;
+    channel
+        .queue_bind(
+            dlq.as_str().into(),
+            DEAD_LETTER_EXCHANGE.into(),
+            queue.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(DEAD_LETTER_EXCHANGE.into()),
+    );
+    arguments.insert(
+        "x-dead-letter-routing-key".into(),
+        AMQPValue::LongString(queue.into()),
+    );
+    channel
+        .queue_declare(queue.into(), durable, arguments)
+        .await?;
+    for binding in bindings {
+        channel
+            .queue_bind(
+                queue.into(),
+                exchange.into(),
+                (*binding).into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Reads a string header of a message.
+pub fn header_string(headers: Option<&FieldTable>, name: &str) -> Option<String> {
+    let value = headers?.inner().get(&ShortString::from(name))?;
+    match value {
+        AMQPValue::LongString(s) => Some(s.to_string()),
+        AMQPValue::ShortString(s) => Some(s.to_string()),
+        _ => None,
+    }
+}

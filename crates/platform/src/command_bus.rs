@@ -1,0 +1,261 @@
+//! The command consumer of a service.
+//!
+//! Commands arrive on the `commands` exchange under `<service>.<CommandName>` with the
+//! command id as AMQP `message_id`. Each one is decoded, validated against its JSON
+//! Schema, de-duplicated, executed by the service's [`CommandHandler`] and answered on
+//! `reply_to` (when given). Bad input is answered with a `rejected` reply; a rejection
+//! nobody can hear (no `reply_to`) is dead-lettered so an operator can see it; an
+//! infrastructure failure is retried. Nothing a sender does can crash the consumer.
+
+mod reply;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use lapin::Channel;
+use serde_json::Value;
+use sqlx::PgPool;
+use tracing::Instrument;
+
+pub use reply::{CommandReply, ReplyError, ReplyStatus};
+
+use crate::broker::{self, COMMANDS_EXCHANGE};
+use crate::envelope::MessageContext;
+use crate::schema::{SchemaError, SchemaRegistry};
+use crate::store;
+
+/// A decoded, schema-valid command.
+#[derive(Debug, Clone)]
+pub struct IncomingCommand {
+    pub name: String,
+    pub context: MessageContext,
+    pub body: Value,
+}
+
+/// The business answer of a handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted { aggregate_id: String },
+    Rejected { aggregate_id: Option<String>, code: String, message: String },
+}
+
+/// The handler could not reach its infrastructure: the command is retried later.
+#[derive(Debug, thiserror::Error)]
+#[error("command handler unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+/// What a service plugs into the bus.
+pub trait CommandHandler: Send + Sync + 'static {
+    fn execute(&self, command: IncomingCommand) -> impl Future<Output = Result<Outcome, Unavailable>> + Send;
+}
+
+/// Why a consuming session ended without an error.
+enum Stopped {
+    Shutdown,
+    StreamEnded,
+}
+
+/// What happens to a delivery once it is evaluated.
+enum Disposition {
+    Answer(CommandReply),
+    Retry(String),
+}
+
+/// The command consumer of one service.
+pub struct CommandBus<H> {
+    service: String,
+    pool: PgPool,
+    schemas: Arc<SchemaRegistry>,
+    handler: Arc<H>,
+}
+
+impl<H: CommandHandler> CommandBus<H> {
+    pub fn new(service: &str, pool: PgPool, schemas: Arc<SchemaRegistry>, handler: Arc<H>) -> Self {
+        Self { service: service.to_string(), pool, schemas, handler }
+    }
+
+    /// The queue this service consumes its commands from.
+    pub fn queue(&self) -> String {
+        format!("{}.commands", self.service)
+    }
+
+    /// Consumes until `shutdown` resolves, reconnecting after broker failures. A command
+    /// being processed when shutdown comes is finished first (the select only fires
+    /// between deliveries), so no half-handled message is left unacknowledged.
+    pub async fn run(self, amqp_url: String, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.consume(&amqp_url, &mut shutdown).await {
+                Ok(Stopped::Shutdown) => return,
+                Ok(Stopped::StreamEnded) => {
+                    tracing::warn!(service = %self.service, "command stream ended, reconnecting");
+                }
+                Err(err) => {
+                    tracing::error!(service = %self.service, error = %err, "command consumer failed, restarting");
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    async fn consume(
+        &self,
+        amqp_url: &str,
+        shutdown: &mut (impl Future<Output = ()> + Unpin),
+    ) -> Result<Stopped, lapin::Error> {
+        let name = format!("{}-commands", self.service);
+        let connection = broker::connect(amqp_url, &name, 5).await?;
+        let channel = connection.create_channel().await?;
+        broker::declare_exchanges(&channel).await?;
+        let queue = self.queue();
+        let binding = format!("{}.*", self.service);
+        broker::declare_queue_with_dlq(&channel, &queue, COMMANDS_EXCHANGE, &[&binding]).await?;
+        channel.basic_qos(16, BasicQosOptions::default()).await?;
+        let mut consumer = channel
+            .basic_consume(queue.as_str().into(), name.as_str().into(), BasicConsumeOptions::default(), FieldTable::default())
+            .await?;
+        loop {
+            let delivery = tokio::select! {
+                () = &mut *shutdown => return Ok(Stopped::Shutdown),
+                next = consumer.next() => match next {
+                    Some(delivery) => delivery?,
+                    None => return Ok(Stopped::StreamEnded),
+                },
+            };
+            self.process(&channel, delivery).await;
+        }
+    }
+
+    /// Evaluates one delivery and settles it: answered and acked, dead-lettered, or
+    /// requeued for a retry.
+    pub async fn process(&self, channel: &Channel, delivery: Delivery) {
+        match self.evaluate(&delivery).await {
+            Disposition::Answer(reply) => {
+                metrics::counter!("commands_total", "service" => self.service.clone(),
+                    "status" => reply.status.as_str()).increment(1);
+                let answered = reply::send(channel, &delivery, &reply).await;
+                if reply.status == ReplyStatus::Rejected && !answered {
+                    tracing::warn!(command_id = %reply.command_id, "unanswerable rejection dead-lettered");
+                    settle(delivery.nack(BasicNackOptions { requeue: false, ..Default::default() }).await);
+                } else {
+                    settle(delivery.ack(BasicAckOptions::default()).await);
+                }
+            }
+            Disposition::Retry(reason) => {
+                tracing::warn!(reason, "command will be retried");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                settle(delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await);
+            }
+        }
+    }
+
+    async fn evaluate(&self, delivery: &Delivery) -> Disposition {
+        let props = &delivery.properties;
+        let Some(command_id) = props.message_id().as_ref().map(|id| id.to_string()).filter(|id| !id.is_empty()) else {
+            return Disposition::Answer(CommandReply::rejected(
+                "", None, "missing_command_id", "the AMQP message_id must carry the command id",
+            ));
+        };
+        let correlation_id = broker::header_string(props.headers().as_ref(), "correlation_id")
+            .or_else(|| props.correlation_id().as_ref().map(|c| c.to_string()))
+            .unwrap_or_else(|| command_id.clone());
+        let span = tracing::info_span!("command", service = %self.service, %command_id, %correlation_id);
+        let context = MessageContext { causation_id: command_id.clone(), command_id, correlation_id };
+        match self.evaluate_exclusively(delivery, context).instrument(span).await {
+            Ok(disposition) => disposition,
+            Err(err) => Disposition::Retry(err.to_string()),
+        }
+    }
+
+    /// Holds a transaction-scoped advisory lock on the command id, so two instances
+    /// (or a redelivery racing a slow first attempt) never execute the same command
+    /// twice; the reply is recorded inside that same transaction.
+    async fn evaluate_exclusively(&self, delivery: &Delivery, context: MessageContext) -> Result<Disposition, store::StoreError> {
+        let mut lock = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(&context.command_id)
+            .execute(&mut *lock)
+            .await?;
+        if let Some(reply) = reply::recorded(&mut lock, &context.command_id).await? {
+            return Ok(Disposition::Answer(reply));
+        }
+        let routing_key = delivery.routing_key.to_string();
+        let name = command_name(&routing_key, &self.service);
+        let reply = match self.decide(name, &delivery.data, context).await? {
+            Ok(reply) => reply,
+            Err(unavailable) => return Ok(Disposition::Retry(unavailable.0)),
+        };
+        reply::record(&mut lock, &reply, name).await?;
+        lock.commit().await?;
+        Ok(Disposition::Answer(reply))
+    }
+
+    async fn decide(&self, name: &str, data: &[u8], context: MessageContext) -> Result<Result<CommandReply, Unavailable>, store::StoreError> {
+        let command_id = context.command_id.clone();
+        let reject = |code: &str, message: String| Ok(Ok(CommandReply::rejected(&command_id, None, code, &message)));
+        let body: Value = match serde_json::from_slice(data) {
+            Ok(body) => body,
+            Err(err) => return reject("malformed_json", format!("body is not valid JSON: {err}")),
+        };
+        match self.schemas.validate(name, &body) {
+            Ok(()) => {}
+            Err(SchemaError::UnknownCommand(_)) => {
+                return reject("unknown_command", format!("{} has no command {name:?}", self.service))
+            }
+            Err(err) => return reject("schema_violation", err.to_string()),
+        }
+        let already = store::command_events(&self.pool, &command_id).await?;
+        if let Some((aggregate_id, _, _)) = already.first() {
+            return Ok(Ok(CommandReply::accepted(&command_id, aggregate_id, &already)));
+        }
+        let command = IncomingCommand { name: name.to_string(), context, body };
+        match self.handler.execute(command).await {
+            Ok(Outcome::Accepted { aggregate_id }) => {
+                let events = store::command_events(&self.pool, &command_id).await?;
+                Ok(Ok(CommandReply::accepted(&command_id, &aggregate_id, &events)))
+            }
+            Ok(Outcome::Rejected { aggregate_id, code, message }) => Ok(Ok(CommandReply::rejected(
+                &command_id, aggregate_id.as_deref(), &code, &message,
+            ))),
+            Err(unavailable) => Ok(Err(unavailable)),
+        }
+    }
+}
+
+/// `inventory.AddStock` on the inventory queue names the command `AddStock`; any other
+/// routing key yields a name no schema knows, which is rejected as unknown.
+fn command_name<'a>(routing_key: &'a str, service: &str) -> &'a str {
+    routing_key
+        .strip_prefix(service)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .unwrap_or(routing_key)
+}
+
+fn settle<T>(result: Result<T, lapin::Error>) {
+    if let Err(err) = result {
+        tracing::warn!(error = %err, "could not settle delivery; the broker will redeliver it");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_name;
+
+    #[test]
+    fn the_command_name_follows_the_service_prefix() {
+        assert_eq!(command_name("inventory.AddStock", "inventory"), "AddStock");
+    }
+
+    #[test]
+    fn a_foreign_routing_key_is_kept_whole() {
+        assert_eq!(command_name("order.PlaceOrder", "inventory"), "order.PlaceOrder");
+    }
+}

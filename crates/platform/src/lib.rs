@@ -1,0 +1,28 @@
+//! Shared infrastructure for every service of the commerce platform.
+//!
+//! Layout:
+//! - [`config`]: typed settings read from environment variables, with local defaults.
+//! - [`telemetry`]: structured logging and the Prometheus recorder.
+//! - [`envelope`]: the JSON envelope every event travels in, and the metadata keys.
+//! - [`store`]: the `events` table as outbox: reading by commit order, atomic multi-aggregate appends.
+//! - [`relay`]: the outbox relay, store to the `events` exchange with publisher confirms.
+//! - [`broker`]: RabbitMQ connection and topology (exchanges, queues, dead-lettering).
+//! - [`command_bus`]: the command consumer: decode, validate, de-duplicate, execute, reply.
+//! - [`schema`]: JSON Schema registry used to validate command bodies.
+//! - [`inbox`]: de-duplication of consumed events by `event_id`.
+//! - [`http`]: `/health` and `/metrics` routes and the JSON error response.
+//! - [`shutdown`]: the process shutdown future.
+//!
+//! Services share this crate and nothing else.
+
+pub mod broker;
+pub mod command_bus;
+pub mod config;
+pub mod envelope;
+pub mod http;
+pub mod inbox;
+pub mod relay;
+pub mod schema;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;

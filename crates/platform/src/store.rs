@@ -1,0 +1,205 @@
+//! The `events` table of a service, used as its outbox.
+//!
+//! postgres-es writes the table; migrations add three columns with defaults so its
+//! insert is unchanged: `global_position` (a sequence), `tx_id` (the writing
+//! transaction's `pg_current_xact_id()`) and `event_id`.
+//!
+//! # Reading in commit order without skipping late commits
+//!
+//! A sequence value is drawn when a row is inserted, not when its transaction
+//! commits, so position 7 can become visible after position 8 was already read. A
+//! cursor on position alone would then skip 7 forever. Instead the reader:
+//!
+//! 1. only returns rows whose `tx_id` is below `pg_snapshot_xmin(pg_current_snapshot())`.
+//!    Every transaction below the snapshot's xmin has finished (committed or aborted),
+//!    so no row with such a `tx_id` can appear later; `pg_current_snapshot()` is the
+//!    statement's own snapshot, the one the scan sees.
+//! 2. orders and resumes by the pair `(tx_id, global_position)`. A transaction may draw
+//!    a lower position than another yet get a higher transaction id, so the pair, not
+//!    the position, is the commit-safe order: once every transaction below xmin is
+//!    final, the set of rows below any pair we have passed is final too.
+//!
+//! A long-running transaction anywhere in the cluster holds xmin back: events are then
+//! published late, never lost.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::SerializedEvent;
+use serde_json::Value;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::envelope::{unwrap_payload, EventEnvelope, CAUSATION_ID, CORRELATION_ID};
+
+/// A position in a store's commit order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    /// The writing transaction's id (xid8, which fits an i64 for any real cluster).
+    pub tx_id: i64,
+    pub position: i64,
+}
+
+/// One row of the `events` table.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub event_id: Uuid,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    pub metadata: HashMap<String, String>,
+    pub cursor: Cursor,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl StoredEvent {
+    /// The wire envelope of this event, as published by `service`.
+    pub fn into_envelope(self, service: &str) -> EventEnvelope {
+        EventEnvelope {
+            event_id: self.event_id,
+            service: service.to_string(),
+            aggregate_type: self.aggregate_type,
+            aggregate_id: self.aggregate_id,
+            sequence: self.sequence,
+            global_position: self.cursor.position,
+            payload: unwrap_payload(&self.event_type, self.payload),
+            event_type: self.event_type,
+            event_version: self.event_version,
+            occurred_at: self.recorded_at,
+            correlation_id: self.metadata.get(CORRELATION_ID).cloned(),
+            causation_id: self.metadata.get(CAUSATION_ID).cloned(),
+        }
+    }
+}
+
+/// Errors of the store adapter; database codes are mapped here and nowhere else.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer appended to one of the aggregates first (unique violation).
+    #[error("optimistic concurrency conflict")]
+    Conflict,
+    #[error("event store unavailable: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("event could not be serialized: {0}")]
+    Serialization(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    fn from_sqlx(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => Self::Conflict,
+            _ => Self::Database(err),
+        }
+    }
+}
+
+const SELECT_COLUMNS: &str = "event_id, aggregate_type, aggregate_id, sequence, event_type, \
+     event_version, payload, metadata, global_position, tx_id::text::bigint AS tx_id, recorded_at";
+
+/// Reads up to `limit` events committed after `after`, in commit-safe order.
+pub async fn read_committed_after(
+    pool: &PgPool,
+    after: Cursor,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let sql = format!(
+        "SELECT {SELECT_COLUMNS} FROM events \
+         WHERE (tx_id, global_position) > ($1::text::xid8, $2) \
+           AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
+         ORDER BY tx_id, global_position LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(after.tx_id.to_string())
+        .bind(after.position)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(stored_event_from_row).collect()
+}
+
+fn stored_event_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredEvent, StoreError> {
+    let metadata: Value = row.try_get("metadata")?;
+    Ok(StoredEvent {
+        event_id: row.try_get("event_id")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        metadata: serde_json::from_value(metadata).unwrap_or_default(),
+        cursor: Cursor {
+            tx_id: row.try_get("tx_id")?,
+            position: row.try_get("global_position")?,
+        },
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
+
+/// Events for one aggregate, to be appended after `expected_sequence`.
+#[derive(Debug, Clone)]
+pub struct AggregateAppend {
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub events: Vec<SerializedEvent>,
+}
+
+/// Appends the events of several aggregates in one transaction: all or none.
+///
+/// Used where one business rule spans aggregates (a reservation over several products).
+/// Rows are written exactly as postgres-es writes them, so cqrs-es loads them back; the
+/// `(aggregate_type, aggregate_id, sequence)` key turns a concurrent append into
+/// [`StoreError::Conflict`].
+pub async fn append_atomically(
+    pool: &PgPool,
+    appends: &[AggregateAppend],
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    for append in appends {
+        for event in &append.events {
+            sqlx::query(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                 event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&append.aggregate_type)
+            .bind(&append.aggregate_id)
+            .bind(event.sequence as i64)
+            .bind(&event.event_type)
+            .bind(&event.event_version)
+            .bind(&event.payload)
+            .bind(&event.metadata)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        }
+    }
+    tx.commit().await.map_err(StoreError::from_sqlx)
+}
+
+/// One event a command appended: `(aggregate_id, sequence, event_type)`.
+pub type CommandEvent = (String, i64, String);
+
+/// The events a command appended, if any, in append order. Because the command id is
+/// written in the same transaction as the events, this is the exact record of whether
+/// the command took effect, even if the process died before it could reply.
+pub async fn command_events(pool: &PgPool, command_id: &str) -> Result<Vec<CommandEvent>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT aggregate_id, sequence, event_type FROM events \
+         WHERE metadata->>'command_id' = $1 ORDER BY global_position",
+    )
+    .bind(command_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("aggregate_id")?,
+                row.try_get("sequence")?,
+                row.try_get("event_type")?,
+            ))
+        })
+        .collect()
+}
