@@ -11,6 +11,7 @@
 //! - [`schema`]: JSON Schema registry used to validate command bodies.
 //! - [`inbox`]: de-duplication of consumed events by `event_id`.
 //! - [`http`]: `/health` and `/metrics` routes and the JSON error response.
+//! - [`service`]: running a write-side service: HTTP, relay and command bus until shutdown.
 //! - [`shutdown`]: the process shutdown future.
 //!
 //! Services share this crate and nothing else.
@@ -25,4 +26,5 @@ pub mod relay;
 pub mod schema;
 pub mod shutdown;
 pub mod store;
+pub mod service;
 pub mod telemetry;

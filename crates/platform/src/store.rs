@@ -203,3 +203,32 @@ pub async fn command_events(pool: &PgPool, command_id: &str) -> Result<Vec<Comma
         })
         .collect()
 }
+
+/// Serializes `events` of one aggregate the way cqrs-es does, numbered after
+/// `current_sequence`, ready for [`append_atomically`].
+pub fn serialize_events<A: cqrs_es::Aggregate>(
+    aggregate_id: &str,
+    current_sequence: usize,
+    events: &[A::Event],
+    metadata: &HashMap<String, String>,
+) -> Result<AggregateAppend, StoreError> {
+    use cqrs_es::DomainEvent;
+    let metadata = serde_json::to_value(metadata)?;
+    let mut serialized = Vec::with_capacity(events.len());
+    for (offset, event) in events.iter().enumerate() {
+        serialized.push(SerializedEvent::new(
+            aggregate_id.to_string(),
+            current_sequence + offset + 1,
+            A::TYPE.to_string(),
+            event.event_type(),
+            event.event_version(),
+            serde_json::to_value(event)?,
+            metadata.clone(),
+        ));
+    }
+    Ok(AggregateAppend {
+        aggregate_type: A::TYPE.to_string(),
+        aggregate_id: aggregate_id.to_string(),
+        events: serialized,
+    })
+}

@@ -1,0 +1,172 @@
+//! Executes inventory commands against the event store.
+//!
+//! Product commands go through cqrs-es (load, `handle`, append with optimistic
+//! concurrency). Reservation commands span an order's reservation and its products:
+//! every aggregate is loaded, a pure decision is taken, and all events are appended in
+//! one transaction. A concurrency conflict re-runs the decision on fresh state.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{AggregateError, CqrsFramework, EventStore};
+use platform::command_bus::{CommandHandler, IncomingCommand, Outcome, Unavailable};
+use platform::store::{self, StoreError};
+use postgres_es::PostgresEventRepository;
+use sqlx::PgPool;
+
+use crate::commands::InventoryCommand;
+use crate::domain::reservation::{self, Decision};
+use crate::domain::{InventoryError, Product, ProductCommand, Reservation};
+
+/// How often a command is re-decided after losing an optimistic-concurrency race.
+const MAX_ATTEMPTS: usize = 5;
+
+type Store<A> = PersistedEventStore<PostgresEventRepository, A>;
+
+/// Why a command did not take effect.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionError {
+    #[error(transparent)]
+    Rule(#[from] InventoryError),
+    #[error("too many concurrent changes to the same stock, try again")]
+    Conflict,
+    #[error("event store unavailable: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for ExecutionError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict => Self::Conflict,
+            other => Self::Store(other.to_string()),
+        }
+    }
+}
+
+impl From<AggregateError<InventoryError>> for ExecutionError {
+    fn from(err: AggregateError<InventoryError>) -> Self {
+        match err {
+            AggregateError::UserError(rule) => Self::Rule(rule),
+            AggregateError::AggregateConflict => Self::Conflict,
+            other => Self::Store(other.to_string()),
+        }
+    }
+}
+
+pub struct Inventory {
+    pool: PgPool,
+    products: CqrsFramework<Product, Store<Product>>,
+    product_store: Store<Product>,
+    reservations: Store<Reservation>,
+}
+
+impl Inventory {
+    pub fn new(pool: PgPool) -> Self {
+        let store = || PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
+        Self {
+            products: CqrsFramework::new(store(), vec![], ()),
+            product_store: store(),
+            reservations: PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone())),
+            pool,
+        }
+    }
+
+    /// Executes one command; `metadata` (command, correlation and causation ids) is
+    /// stored with every event it appends.
+    pub async fn execute(&self, command: InventoryCommand, metadata: HashMap<String, String>) -> Result<(), ExecutionError> {
+        match command {
+            InventoryCommand::AddProduct(c) => {
+                let command = ProductCommand::AddProduct { sku: c.sku.clone(), name: c.name, category: c.category, price_cents: c.price_cents };
+                self.execute_product(&c.sku, command, metadata).await
+            }
+            InventoryCommand::AddStock(c) => {
+                let command = ProductCommand::AddStock { sku: c.sku.clone(), quantity: c.quantity };
+                self.execute_product(&c.sku, command, metadata).await
+            }
+            InventoryCommand::ReserveStock(c) => {
+                let skus = c.lines.iter().map(|l| l.sku.clone()).collect();
+                self.decide_reservation(&c.order_id, skus, metadata, |r, p| {
+                    reservation::reserve(r, p, &c.order_id, c.lines.clone())
+                })
+                .await
+            }
+            InventoryCommand::ReleaseStock(c) => {
+                self.decide_reservation(&c.order_id, BTreeSet::new(), metadata, |r, p| reservation::release(r, p, &c.order_id)).await
+            }
+            InventoryCommand::CommitReservation(c) => {
+                self.decide_reservation(&c.order_id, BTreeSet::new(), metadata, |r, p| reservation::commit(r, p, &c.order_id)).await
+            }
+        }
+    }
+
+    async fn execute_product(&self, sku: &str, command: ProductCommand, metadata: HashMap<String, String>) -> Result<(), ExecutionError> {
+        for _ in 1..MAX_ATTEMPTS {
+            match self.products.execute_with_metadata(sku, command.clone(), metadata.clone()).await {
+                Err(AggregateError::AggregateConflict) => continue,
+                other => return other.map_err(ExecutionError::from),
+            }
+        }
+        Ok(self.products.execute_with_metadata(sku, command, metadata).await?)
+    }
+
+    /// Loads the reservation and every product it involves (`skus` plus those it already
+    /// holds), decides, and appends all resulting events atomically.
+    async fn decide_reservation(
+        &self,
+        order_id: &str,
+        skus: BTreeSet<String>,
+        metadata: HashMap<String, String>,
+        decide: impl Fn(&Reservation, &BTreeMap<String, Product>) -> Result<Decision, InventoryError>,
+    ) -> Result<(), ExecutionError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let held = self.reservations.load_aggregate(order_id).await?;
+            let mut involved = skus.clone();
+            involved.extend(held.aggregate.lines.iter().map(|l| l.sku.clone()));
+            let mut products = BTreeMap::new();
+            let mut sequences = BTreeMap::new();
+            for sku in involved {
+                let context = self.product_store.load_aggregate(&sku).await?;
+                sequences.insert(sku.clone(), context.current_sequence);
+                products.insert(sku, context.aggregate);
+            }
+            let decision = decide(&held.aggregate, &products)?;
+            if decision.reservation.is_empty() && decision.products.is_empty() {
+                return Ok(());
+            }
+            // The reservation comes first: the reply names the first aggregate appended.
+            let mut appends = vec![store::serialize_events::<Reservation>(order_id, held.current_sequence, &decision.reservation, &metadata)?];
+            for (sku, events) in &decision.products {
+                let after = sequences.get(sku).copied().unwrap_or(0);
+                appends.push(store::serialize_events::<Product>(sku, after, events, &metadata)?);
+            }
+            match store::append_atomically(&self.pool, &appends).await {
+                Err(StoreError::Conflict) => continue,
+                other => return other.map_err(ExecutionError::from),
+            }
+        }
+        Err(ExecutionError::Conflict)
+    }
+}
+
+impl CommandHandler for Inventory {
+    async fn execute(&self, command: IncomingCommand) -> Result<Outcome, Unavailable> {
+        let Some(decoded) = InventoryCommand::decode(&command.name, command.body) else {
+            return Ok(rejected(None, "unknown_command", format!("inventory has no command {}", command.name)));
+        };
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
+            Err(err) => return Ok(rejected(None, "invalid_body", err.to_string())),
+        };
+        let aggregate_id = decoded.aggregate_id().to_string();
+        match Inventory::execute(self, decoded, command.context.to_metadata()).await {
+            Ok(()) => Ok(Outcome::Accepted { aggregate_id }),
+            Err(ExecutionError::Rule(rule)) => Ok(rejected(Some(aggregate_id), rule.code(), rule.to_string())),
+            Err(ExecutionError::Conflict) => Err(Unavailable("concurrency conflicts persisted".into())),
+            Err(ExecutionError::Store(cause)) => Err(Unavailable(cause)),
+        }
+    }
+}
+
+fn rejected(aggregate_id: Option<String>, code: &str, message: String) -> Outcome {
+    Outcome::Rejected { aggregate_id, code: code.to_string(), message }
+}
