@@ -100,13 +100,7 @@ impl Inventory {
     }
 
     async fn execute_product(&self, sku: &str, command: ProductCommand, metadata: HashMap<String, String>) -> Result<(), ExecutionError> {
-        for _ in 1..MAX_ATTEMPTS {
-            match self.products.execute_with_metadata(sku, command.clone(), metadata.clone()).await {
-                Err(AggregateError::AggregateConflict) => continue,
-                other => return other.map_err(ExecutionError::from),
-            }
-        }
-        Ok(self.products.execute_with_metadata(sku, command, metadata).await?)
+        Ok(platform::cqrs::execute_with_retry(&self.products, sku, command, metadata, MAX_ATTEMPTS).await?)
     }
 
     /// Loads the reservation and every product it involves (`skus` plus those it already

@@ -2,6 +2,7 @@
 //!
 //! Layout:
 //! - [`config`]: typed settings read from environment variables, with local defaults.
+//! - [`cqrs`]: executing cqrs-es commands with optimistic-concurrency retries.
 //! - [`telemetry`]: structured logging and the Prometheus recorder.
 //! - [`envelope`]: the JSON envelope every event travels in, and the metadata keys.
 //! - [`store`]: the `events` table as outbox: reading by commit order, atomic multi-aggregate appends.
@@ -19,6 +20,7 @@
 pub mod broker;
 pub mod command_bus;
 pub mod config;
+pub mod cqrs;
 pub mod envelope;
 pub mod http;
 pub mod inbox;
