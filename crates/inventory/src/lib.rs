@@ -67,3 +67,6 @@ pub async fn build(settings: Settings) -> Result<Application, StartupError> {
 pub fn app(pool: PgPool) -> Router {
     operational_routes(Health::default().with_postgres("postgres", pool))
 }
+
+#[cfg(test)]
+mod contract_tests;
