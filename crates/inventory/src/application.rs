@@ -62,25 +62,40 @@ pub struct Inventory {
 
 impl Inventory {
     pub fn new(pool: PgPool) -> Self {
-        let store = || PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
+        let store =
+            || PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
         Self {
             products: CqrsFramework::new(store(), vec![], ()),
             product_store: store(),
-            reservations: PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone())),
+            reservations: PersistedEventStore::new_event_store(PostgresEventRepository::new(
+                pool.clone(),
+            )),
             pool,
         }
     }
 
     /// Executes one command; `metadata` (command, correlation and causation ids) is
     /// stored with every event it appends.
-    pub async fn execute(&self, command: InventoryCommand, metadata: HashMap<String, String>) -> Result<(), ExecutionError> {
+    pub async fn execute(
+        &self,
+        command: InventoryCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<(), ExecutionError> {
         match command {
             InventoryCommand::AddProduct(c) => {
-                let command = ProductCommand::AddProduct { sku: c.sku.clone(), name: c.name, category: c.category, price_cents: c.price_cents };
+                let command = ProductCommand::AddProduct {
+                    sku: c.sku.clone(),
+                    name: c.name,
+                    category: c.category,
+                    price_cents: c.price_cents,
+                };
                 self.execute_product(&c.sku, command, metadata).await
             }
             InventoryCommand::AddStock(c) => {
-                let command = ProductCommand::AddStock { sku: c.sku.clone(), quantity: c.quantity };
+                let command = ProductCommand::AddStock {
+                    sku: c.sku.clone(),
+                    quantity: c.quantity,
+                };
                 self.execute_product(&c.sku, command, metadata).await
             }
             InventoryCommand::ReserveStock(c) => {
@@ -91,16 +106,36 @@ impl Inventory {
                 .await
             }
             InventoryCommand::ReleaseStock(c) => {
-                self.decide_reservation(&c.order_id, BTreeSet::new(), metadata, |r, p| reservation::release(r, p, &c.order_id)).await
+                self.decide_reservation(&c.order_id, BTreeSet::new(), metadata, |r, p| {
+                    reservation::release(r, p, &c.order_id)
+                })
+                .await
             }
             InventoryCommand::CommitReservation(c) => {
-                self.decide_reservation(&c.order_id, BTreeSet::new(), metadata, |r, p| reservation::commit(r, p, &c.order_id)).await
+                self.decide_reservation(&c.order_id, BTreeSet::new(), metadata, |r, p| {
+                    reservation::commit(r, p, &c.order_id)
+                })
+                .await
             }
         }
     }
 
-    async fn execute_product(&self, sku: &str, command: ProductCommand, metadata: HashMap<String, String>) -> Result<(), ExecutionError> {
-        Ok(platform::cqrs::execute_with_retry(&self.products, sku, command, metadata, MAX_ATTEMPTS).await?)
+    async fn execute_product(
+        &self,
+        sku: &str,
+        command: ProductCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<(), ExecutionError> {
+        Ok(
+            platform::cqrs::execute_with_retry(
+                &self.products,
+                sku,
+                command,
+                metadata,
+                MAX_ATTEMPTS,
+            )
+            .await?,
+        )
     }
 
     /// Loads the reservation and every product it involves (`skus` plus those it already
@@ -128,10 +163,17 @@ impl Inventory {
                 return Ok(());
             }
             // The reservation comes first: the reply names the first aggregate appended.
-            let mut appends = vec![store::serialize_events::<Reservation>(order_id, held.current_sequence, &decision.reservation, &metadata)?];
+            let mut appends = vec![store::serialize_events::<Reservation>(
+                order_id,
+                held.current_sequence,
+                &decision.reservation,
+                &metadata,
+            )?];
             for (sku, events) in &decision.products {
                 let after = sequences.get(sku).copied().unwrap_or(0);
-                appends.push(store::serialize_events::<Product>(sku, after, events, &metadata)?);
+                appends.push(store::serialize_events::<Product>(
+                    sku, after, events, &metadata,
+                )?);
             }
             match store::append_atomically(&self.pool, &appends).await {
                 Err(StoreError::Conflict) => continue,
@@ -145,7 +187,11 @@ impl Inventory {
 impl CommandHandler for Inventory {
     async fn execute(&self, command: IncomingCommand) -> Result<Outcome, Unavailable> {
         let Some(decoded) = InventoryCommand::decode(&command.name, command.body) else {
-            return Ok(rejected(None, "unknown_command", format!("inventory has no command {}", command.name)));
+            return Ok(rejected(
+                None,
+                "unknown_command",
+                format!("inventory has no command {}", command.name),
+            ));
         };
         let decoded = match decoded {
             Ok(decoded) => decoded,
@@ -154,13 +200,21 @@ impl CommandHandler for Inventory {
         let aggregate_id = decoded.aggregate_id().to_string();
         match Inventory::execute(self, decoded, command.context.to_metadata()).await {
             Ok(()) => Ok(Outcome::Accepted { aggregate_id }),
-            Err(ExecutionError::Rule(rule)) => Ok(rejected(Some(aggregate_id), rule.code(), rule.to_string())),
-            Err(ExecutionError::Conflict) => Err(Unavailable("concurrency conflicts persisted".into())),
+            Err(ExecutionError::Rule(rule)) => {
+                Ok(rejected(Some(aggregate_id), rule.code(), rule.to_string()))
+            }
+            Err(ExecutionError::Conflict) => {
+                Err(Unavailable("concurrency conflicts persisted".into()))
+            }
             Err(ExecutionError::Store(cause)) => Err(Unavailable(cause)),
         }
     }
 }
 
 fn rejected(aggregate_id: Option<String>, code: &str, message: String) -> Outcome {
-    Outcome::Rejected { aggregate_id, code: code.to_string(), message }
+    Outcome::Rejected {
+        aggregate_id,
+        code: code.to_string(),
+        message,
+    }
 }

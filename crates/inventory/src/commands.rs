@@ -43,10 +43,22 @@ pub enum InventoryCommand {
 
 /// Every command the service knows, with its JSON Schema, for the command bus.
 pub const SCHEMAS: &[(&str, &str)] = &[
-    ("AddProduct", include_str!("../../../schemas/commands/inventory/AddProduct.v1.json")),
-    ("AddStock", include_str!("../../../schemas/commands/inventory/AddStock.v1.json")),
-    ("ReserveStock", include_str!("../../../schemas/commands/inventory/ReserveStock.v1.json")),
-    ("ReleaseStock", include_str!("../../../schemas/commands/inventory/ReleaseStock.v1.json")),
+    (
+        "AddProduct",
+        include_str!("../../../schemas/commands/inventory/AddProduct.v1.json"),
+    ),
+    (
+        "AddStock",
+        include_str!("../../../schemas/commands/inventory/AddStock.v1.json"),
+    ),
+    (
+        "ReserveStock",
+        include_str!("../../../schemas/commands/inventory/ReserveStock.v1.json"),
+    ),
+    (
+        "ReleaseStock",
+        include_str!("../../../schemas/commands/inventory/ReleaseStock.v1.json"),
+    ),
     (
         "CommitReservation",
         include_str!("../../../schemas/commands/inventory/CommitReservation.v1.json"),

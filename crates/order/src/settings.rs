@@ -32,7 +32,10 @@ impl Settings {
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
-            .field("database_url", &platform::config::redact_url(&self.database_url))
+            .field(
+                "database_url",
+                &platform::config::redact_url(&self.database_url),
+            )
             .field("pool_size", &self.pool_size)
             .field("http_addr", &self.http_addr)
             .field("broker", &self.broker)

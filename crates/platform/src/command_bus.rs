@@ -40,8 +40,14 @@ pub struct IncomingCommand {
 /// The business answer of a handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Accepted { aggregate_id: String },
-    Rejected { aggregate_id: Option<String>, code: String, message: String },
+    Accepted {
+        aggregate_id: String,
+    },
+    Rejected {
+        aggregate_id: Option<String>,
+        code: String,
+        message: String,
+    },
 }
 
 /// The handler could not reach its infrastructure: the command is retried later.
@@ -51,7 +57,10 @@ pub struct Unavailable(pub String);
 
 /// What a service plugs into the bus.
 pub trait CommandHandler: Send + Sync + 'static {
-    fn execute(&self, command: IncomingCommand) -> impl Future<Output = Result<Outcome, Unavailable>> + Send;
+    fn execute(
+        &self,
+        command: IncomingCommand,
+    ) -> impl Future<Output = Result<Outcome, Unavailable>> + Send;
 }
 
 /// Why a consuming session ended without an error.
@@ -76,7 +85,12 @@ pub struct CommandBus<H> {
 
 impl<H: CommandHandler> CommandBus<H> {
     pub fn new(service: &str, pool: PgPool, schemas: Arc<SchemaRegistry>, handler: Arc<H>) -> Self {
-        Self { service: service.to_string(), pool, schemas, handler }
+        Self {
+            service: service.to_string(),
+            pool,
+            schemas,
+            handler,
+        }
     }
 
     /// The queue this service consumes its commands from.
@@ -120,7 +134,12 @@ impl<H: CommandHandler> CommandBus<H> {
         broker::declare_queue_with_dlq(&channel, &queue, COMMANDS_EXCHANGE, &[&binding]).await?;
         channel.basic_qos(16, BasicQosOptions::default()).await?;
         let mut consumer = channel
-            .basic_consume(queue.as_str().into(), name.as_str().into(), BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(
+                queue.as_str().into(),
+                name.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
             .await?;
         loop {
             let delivery = tokio::select! {
@@ -140,11 +159,19 @@ impl<H: CommandHandler> CommandBus<H> {
         match self.evaluate(&delivery).await {
             Disposition::Answer(reply) => {
                 metrics::counter!("commands_total", "service" => self.service.clone(),
-                    "status" => reply.status.as_str()).increment(1);
+                    "status" => reply.status.as_str())
+                .increment(1);
                 let answered = reply::send(channel, &delivery, &reply).await;
                 if reply.status == ReplyStatus::Rejected && !answered {
                     tracing::warn!(command_id = %reply.command_id, "unanswerable rejection dead-lettered");
-                    settle(delivery.nack(BasicNackOptions { requeue: false, ..Default::default() }).await);
+                    settle(
+                        delivery
+                            .nack(BasicNackOptions {
+                                requeue: false,
+                                ..Default::default()
+                            })
+                            .await,
+                    );
                 } else {
                     settle(delivery.ack(BasicAckOptions::default()).await);
                 }
@@ -152,24 +179,48 @@ impl<H: CommandHandler> CommandBus<H> {
             Disposition::Retry(reason) => {
                 tracing::warn!(reason, "command will be retried");
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                settle(delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await);
+                settle(
+                    delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        })
+                        .await,
+                );
             }
         }
     }
 
     async fn evaluate(&self, delivery: &Delivery) -> Disposition {
         let props = &delivery.properties;
-        let Some(command_id) = props.message_id().as_ref().map(|id| id.to_string()).filter(|id| !id.is_empty()) else {
+        let Some(command_id) = props
+            .message_id()
+            .as_ref()
+            .map(|id| id.to_string())
+            .filter(|id| !id.is_empty())
+        else {
             return Disposition::Answer(CommandReply::rejected(
-                "", None, "missing_command_id", "the AMQP message_id must carry the command id",
+                "",
+                None,
+                "missing_command_id",
+                "the AMQP message_id must carry the command id",
             ));
         };
         let correlation_id = broker::header_string(props.headers().as_ref(), "correlation_id")
             .or_else(|| props.correlation_id().as_ref().map(|c| c.to_string()))
             .unwrap_or_else(|| command_id.clone());
-        let span = tracing::info_span!("command", service = %self.service, %command_id, %correlation_id);
-        let context = MessageContext { causation_id: command_id.clone(), command_id, correlation_id };
-        match self.evaluate_exclusively(delivery, context).instrument(span).await {
+        let span =
+            tracing::info_span!("command", service = %self.service, %command_id, %correlation_id);
+        let context = MessageContext {
+            causation_id: command_id.clone(),
+            command_id,
+            correlation_id,
+        };
+        match self
+            .evaluate_exclusively(delivery, context)
+            .instrument(span)
+            .await
+        {
             Ok(disposition) => disposition,
             Err(err) => Disposition::Retry(err.to_string()),
         }
@@ -178,7 +229,11 @@ impl<H: CommandHandler> CommandBus<H> {
     /// Holds a transaction-scoped advisory lock on the command id, so two instances
     /// (or a redelivery racing a slow first attempt) never execute the same command
     /// twice; the reply is recorded inside that same transaction.
-    async fn evaluate_exclusively(&self, delivery: &Delivery, context: MessageContext) -> Result<Disposition, store::StoreError> {
+    async fn evaluate_exclusively(
+        &self,
+        delivery: &Delivery,
+        context: MessageContext,
+    ) -> Result<Disposition, store::StoreError> {
         let mut lock = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(&context.command_id)
@@ -198,9 +253,21 @@ impl<H: CommandHandler> CommandBus<H> {
         Ok(Disposition::Answer(reply))
     }
 
-    async fn decide(&self, name: &str, data: &[u8], context: MessageContext) -> Result<Result<CommandReply, Unavailable>, store::StoreError> {
+    async fn decide(
+        &self,
+        name: &str,
+        data: &[u8],
+        context: MessageContext,
+    ) -> Result<Result<CommandReply, Unavailable>, store::StoreError> {
         let command_id = context.command_id.clone();
-        let reject = |code: &str, message: String| Ok(Ok(CommandReply::rejected(&command_id, None, code, &message)));
+        let reject = |code: &str, message: String| {
+            Ok(Ok(CommandReply::rejected(
+                &command_id,
+                None,
+                code,
+                &message,
+            )))
+        };
         let body: Value = match serde_json::from_slice(data) {
             Ok(body) => body,
             Err(err) => return reject("malformed_json", format!("body is not valid JSON: {err}")),
@@ -208,22 +275,44 @@ impl<H: CommandHandler> CommandBus<H> {
         match self.schemas.validate(name, &body) {
             Ok(()) => {}
             Err(SchemaError::UnknownCommand(_)) => {
-                return reject("unknown_command", format!("{} has no command {name:?}", self.service))
+                return reject(
+                    "unknown_command",
+                    format!("{} has no command {name:?}", self.service),
+                )
             }
             Err(err) => return reject("schema_violation", err.to_string()),
         }
         let already = store::command_events(&self.pool, &command_id).await?;
         if let Some((aggregate_id, _, _)) = already.first() {
-            return Ok(Ok(CommandReply::accepted(&command_id, aggregate_id, &already)));
+            return Ok(Ok(CommandReply::accepted(
+                &command_id,
+                aggregate_id,
+                &already,
+            )));
         }
-        let command = IncomingCommand { name: name.to_string(), context, body };
+        let command = IncomingCommand {
+            name: name.to_string(),
+            context,
+            body,
+        };
         match self.handler.execute(command).await {
             Ok(Outcome::Accepted { aggregate_id }) => {
                 let events = store::command_events(&self.pool, &command_id).await?;
-                Ok(Ok(CommandReply::accepted(&command_id, &aggregate_id, &events)))
+                Ok(Ok(CommandReply::accepted(
+                    &command_id,
+                    &aggregate_id,
+                    &events,
+                )))
             }
-            Ok(Outcome::Rejected { aggregate_id, code, message }) => Ok(Ok(CommandReply::rejected(
-                &command_id, aggregate_id.as_deref(), &code, &message,
+            Ok(Outcome::Rejected {
+                aggregate_id,
+                code,
+                message,
+            }) => Ok(Ok(CommandReply::rejected(
+                &command_id,
+                aggregate_id.as_deref(),
+                &code,
+                &message,
             ))),
             Err(unavailable) => Ok(Err(unavailable)),
         }
@@ -256,6 +345,9 @@ mod tests {
 
     #[test]
     fn a_foreign_routing_key_is_kept_whole() {
-        assert_eq!(command_name("order.PlaceOrder", "inventory"), "order.PlaceOrder");
+        assert_eq!(
+            command_name("order.PlaceOrder", "inventory"),
+            "order.PlaceOrder"
+        );
     }
 }

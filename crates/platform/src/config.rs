@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn a_malformed_number_names_its_variable() {
         std::env::set_var("PLATFORM_TEST_BAD_NUMBER", "ten");
-        let err = parse_env::<u32>("PLATFORM_TEST_BAD_NUMBER", 1).unwrap_err();
+        let err = parse_env::<u32>("PLATFORM_TEST_BAD_NUMBER", 1).expect_err("ten is not a number");
         assert_eq!(err.name, "PLATFORM_TEST_BAD_NUMBER");
     }
 }

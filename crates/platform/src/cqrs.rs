@@ -19,12 +19,16 @@ where
     ES: EventStore<A>,
 {
     for _ in 1..attempts.max(1) {
-        match cqrs.execute_with_metadata(aggregate_id, command.clone(), metadata.clone()).await {
+        match cqrs
+            .execute_with_metadata(aggregate_id, command.clone(), metadata.clone())
+            .await
+        {
             Err(AggregateError::AggregateConflict) => {
                 metrics::counter!("command_conflicts_total", "aggregate" => A::TYPE).increment(1);
             }
             other => return other,
         }
     }
-    cqrs.execute_with_metadata(aggregate_id, command, metadata).await
+    cqrs.execute_with_metadata(aggregate_id, command, metadata)
+        .await
 }

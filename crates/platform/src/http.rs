@@ -68,14 +68,25 @@ pub fn operational_routes(health: Health) -> Router {
     let metrics = crate::telemetry::metrics_handle();
     Router::new()
         .route("/health", get(health_handler).with_state(health))
-        .route("/metrics", get(move || std::future::ready(metrics.render())))
+        .route(
+            "/metrics",
+            get(move || std::future::ready(metrics.render())),
+        )
 }
 
 async fn health_handler(State(health): State<Health>) -> Response {
     let (healthy, dependencies) = health.report().await;
     let status = if healthy { "up" } else { "down" };
-    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, Json(json!({"status": status, "dependencies": dependencies}))).into_response()
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(json!({"status": status, "dependencies": dependencies})),
+    )
+        .into_response()
 }
 
 /// Errors an HTTP API returns. Internal causes are logged, never sent to the client.
@@ -99,6 +110,10 @@ impl IntoResponse for ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
         };
-        (status, Json(json!({"error": code, "reason": self.to_string()}))).into_response()
+        (
+            status,
+            Json(json!({"error": code, "reason": self.to_string()})),
+        )
+            .into_response()
     }
 }

@@ -26,7 +26,7 @@ pub mod http;
 pub mod inbox;
 pub mod relay;
 pub mod schema;
+pub mod service;
 pub mod shutdown;
 pub mod store;
-pub mod service;
 pub mod telemetry;

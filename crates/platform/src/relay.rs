@@ -82,7 +82,10 @@ impl Relay {
     }
 
     /// A channel in confirm mode, with the exchanges declared.
-    pub async fn open_channel(&self, connection: &lapin::Connection) -> Result<Channel, RelayError> {
+    pub async fn open_channel(
+        &self,
+        connection: &lapin::Connection,
+    ) -> Result<Channel, RelayError> {
         let channel = connection.create_channel().await?;
         broker::declare_exchanges(&channel).await?;
         channel
@@ -96,7 +99,8 @@ impl Relay {
     pub async fn publish_next_batch(&self, channel: &Channel) -> Result<usize, RelayError> {
         let started = Instant::now();
         let after = self.load_checkpoint().await?;
-        let batch = store::read_committed_after(&self.pool, after, self.settings.batch_size).await?;
+        let batch =
+            store::read_committed_after(&self.pool, after, self.settings.batch_size).await?;
         let Some(last) = batch.last().map(|event| event.cursor) else {
             return Ok(0);
         };
@@ -108,7 +112,8 @@ impl Relay {
         publish_confirmed(channel, &envelopes).await?;
         self.save_checkpoint(last).await?;
         let service = self.service.clone();
-        metrics::counter!("relay_published_total", "service" => service.clone()).increment(count as u64);
+        metrics::counter!("relay_published_total", "service" => service.clone())
+            .increment(count as u64);
         metrics::histogram!("relay_batch_seconds", "service" => service).record(started.elapsed());
         tracing::debug!(service = %self.service, count, ?last, "relay published batch");
         Ok(count)
@@ -147,7 +152,10 @@ impl Relay {
 
 /// Publishes every envelope, then waits for all confirms: pipelining the confirms costs
 /// one round trip per batch instead of one per event.
-pub async fn publish_confirmed(channel: &Channel, envelopes: &[EventEnvelope]) -> Result<(), RelayError> {
+pub async fn publish_confirmed(
+    channel: &Channel,
+    envelopes: &[EventEnvelope],
+) -> Result<(), RelayError> {
     let mut pending = Vec::with_capacity(envelopes.len());
     for envelope in envelopes {
         let body = serde_json::to_vec(envelope)?;

@@ -27,7 +27,9 @@ impl std::fmt::Debug for SchemaRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut names: Vec<_> = self.validators.keys().collect();
         names.sort();
-        f.debug_struct("SchemaRegistry").field("commands", &names).finish()
+        f.debug_struct("SchemaRegistry")
+            .field("commands", &names)
+            .finish()
     }
 }
 
@@ -41,7 +43,8 @@ impl SchemaRegistry {
                 reason,
             };
             let schema: Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
-            let validator = jsonschema::validator_for(&schema).map_err(|e| invalid(e.to_string()))?;
+            let validator =
+                jsonschema::validator_for(&schema).map_err(|e| invalid(e.to_string()))?;
             validators.insert((*name).to_string(), validator);
         }
         Ok(Self { validators })
@@ -61,7 +64,11 @@ impl SchemaRegistry {
             .iter_errors(body)
             .map(|error| {
                 let path = error.instance_path().to_string();
-                let at = if path.is_empty() { "/".to_string() } else { path };
+                let at = if path.is_empty() {
+                    "/".to_string()
+                } else {
+                    path
+                };
                 format!("{at}: {error}")
             })
             .collect();
@@ -87,7 +94,9 @@ mod tests {
 
     #[test]
     fn a_valid_body_passes() {
-        assert!(registry().validate("AddStock", &json!({"sku": "A"})).is_ok());
+        assert!(registry()
+            .validate("AddStock", &json!({"sku": "A"}))
+            .is_ok());
     }
 
     #[test]
@@ -100,7 +109,9 @@ mod tests {
 
     #[test]
     fn an_unknown_command_is_reported() {
-        let err = registry().validate("Nope", &json!({})).expect_err("unknown");
+        let err = registry()
+            .validate("Nope", &json!({}))
+            .expect_err("unknown");
         assert!(matches!(err, SchemaError::UnknownCommand(_)));
     }
 }

@@ -51,15 +51,21 @@ impl<H: CommandHandler> WriteSide<H> {
 
     /// Runs everything until `shutdown` resolves, then stops accepting work, finishes
     /// what is in flight and returns.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let token = CancellationToken::new();
         let trigger = token.clone();
         tokio::spawn(async move {
             shutdown.await;
             trigger.cancel();
         });
-        let http = axum::serve(self.listener, self.router).with_graceful_shutdown(token.clone().cancelled_owned());
-        let relay = self.relay.run(self.amqp_url.clone(), token.clone().cancelled_owned());
+        let http = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(token.clone().cancelled_owned());
+        let relay = self
+            .relay
+            .run(self.amqp_url.clone(), token.clone().cancelled_owned());
         let bus = self.bus.run(self.amqp_url, token.clone().cancelled_owned());
         let (served, (), ()) = tokio::join!(http, relay, bus);
         served

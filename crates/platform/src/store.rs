@@ -185,7 +185,10 @@ pub type CommandEvent = (String, i64, String);
 /// The events a command appended, if any, in append order. Because the command id is
 /// written in the same transaction as the events, this is the exact record of whether
 /// the command took effect, even if the process died before it could reply.
-pub async fn command_events(pool: &PgPool, command_id: &str) -> Result<Vec<CommandEvent>, StoreError> {
+pub async fn command_events(
+    pool: &PgPool,
+    command_id: &str,
+) -> Result<Vec<CommandEvent>, StoreError> {
     let rows = sqlx::query(
         "SELECT aggregate_id, sequence, event_type FROM events \
          WHERE metadata->>'command_id' = $1 ORDER BY global_position",

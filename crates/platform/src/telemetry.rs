@@ -5,7 +5,8 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::{fmt, EnvFilter};
 
-/// Installs the global tracing subscriber. `LOG_FORMAT=json` gives one JSON object per
+/// Installs the global tracing subscriber, writing to stderr so a command-line tool's
+/// stdout stays clean for its output. `LOG_FORMAT=json` gives one JSON object per
 /// line (for log shippers); anything else gives compact human-readable lines.
 /// The filter comes from `RUST_LOG`, defaulting to `info`.
 pub fn init_tracing(service: &str) {
@@ -14,11 +15,16 @@ pub fn init_tracing(service: &str) {
     let result = if json {
         fmt()
             .json()
+            .with_writer(std::io::stderr)
             .with_env_filter(filter)
             .with_current_span(true)
             .try_init()
     } else {
-        fmt().compact().with_env_filter(filter).try_init()
+        fmt()
+            .compact()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter)
+            .try_init()
     };
     if result.is_ok() {
         tracing::info!(service, "telemetry initialised");

@@ -24,7 +24,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/inve
 async fn fresh_store() -> anyhow::Result<(PgPool, String)> {
     let name = format!("relay_test_{}", Uuid::new_v4().simple());
     let admin = PgPool::connect(ADMIN_URL).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(40)
         .connect(&format!("postgres://postgres@127.0.0.1:5432/{name}"))
@@ -36,11 +38,17 @@ async fn fresh_store() -> anyhow::Result<(PgPool, String)> {
 async fn drop_store(pool: PgPool, name: &str) -> anyhow::Result<()> {
     pool.close().await;
     let admin = PgPool::connect(ADMIN_URL).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await?;
     Ok(())
 }
 
-async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, aggregate: &str, sequence: i64) -> anyhow::Result<Uuid> {
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    aggregate: &str,
+    sequence: i64,
+) -> anyhow::Result<Uuid> {
     let row = sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
          VALUES ('Test', $1, $2, 'Happened', '1', '{\"Happened\": {}}', '{}') RETURNING event_id",
@@ -61,7 +69,11 @@ async fn writer(pool: PgPool, writer: usize, transactions: usize) -> anyhow::Res
     for _ in 0..transactions {
         let (events, hold_ms, abort) = {
             let mut rng = rand::rng();
-            (rng.random_range(1..=3), rng.random_range(0..40u64), rng.random_bool(0.1))
+            (
+                rng.random_range(1..=3),
+                rng.random_range(0..40u64),
+                rng.random_bool(0.1),
+            )
         };
         let mut tx = pool.begin().await?;
         let mut ids = Vec::new();
@@ -87,33 +99,54 @@ async fn writer(pool: PgPool, writer: usize, transactions: usize) -> anyhow::Res
 async fn long_transaction(pool: PgPool, hold: Duration) -> anyhow::Result<(Uuid, i64)> {
     let mut tx = pool.begin().await?;
     let id = insert_event(&mut tx, "long-runner", 1).await?;
-    let position: i64 = sqlx::query_scalar("SELECT global_position FROM events WHERE event_id = $1")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let position: i64 =
+        sqlx::query_scalar("SELECT global_position FROM events WHERE event_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     tokio::time::sleep(hold).await;
     // Asked outside the transaction: what other readers can already see.
-    let overtaken: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE global_position > $1")
-        .bind(position)
-        .fetch_one(&pool)
-        .await?;
+    let overtaken: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE global_position > $1")
+            .bind(position)
+            .fetch_one(&pool)
+            .await?;
     tx.commit().await?;
     Ok((id, overtaken))
 }
 
 /// Binds a fresh queue to the service's events and forwards every envelope received.
-async fn subscribe(service: &str) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<EventEnvelope>> {
+async fn subscribe(
+    service: &str,
+) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<EventEnvelope>> {
     let connection = lapin::Connection::connect(AMQP_URL, Default::default()).await?;
     let channel = connection.create_channel().await?;
     platform::broker::declare_exchanges(&channel).await?;
-    let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
-    let queue = channel.queue_declare("".into(), options, FieldTable::default()).await?;
+    let options = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..Default::default()
+    };
+    let queue = channel
+        .queue_declare("".into(), options, FieldTable::default())
+        .await?;
     let binding = format!("{service}.#");
     channel
-        .queue_bind(queue.name().clone(), "events".into(), binding.as_str().into(), QueueBindOptions::default(), FieldTable::default())
+        .queue_bind(
+            queue.name().clone(),
+            "events".into(),
+            binding.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     let mut consumer = channel
-        .basic_consume(queue.name().clone(), "relay-test".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            queue.name().clone(),
+            "relay-test".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -130,7 +163,10 @@ async fn subscribe(service: &str) -> anyhow::Result<tokio::sync::mpsc::Unbounded
 
 /// Receives until `expected` events arrived (or 30 s passed), then a little longer so
 /// that a duplicate would show up too.
-async fn receive(receiver: &mut tokio::sync::mpsc::UnboundedReceiver<EventEnvelope>, expected: usize) -> Vec<EventEnvelope> {
+async fn receive(
+    receiver: &mut tokio::sync::mpsc::UnboundedReceiver<EventEnvelope>,
+    expected: usize,
+) -> Vec<EventEnvelope> {
     let mut received = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while received.len() < expected {
@@ -139,7 +175,9 @@ async fn receive(receiver: &mut tokio::sync::mpsc::UnboundedReceiver<EventEnvelo
             _ => break,
         }
     }
-    while let Ok(Some(envelope)) = tokio::time::timeout(Duration::from_millis(500), receiver.recv()).await {
+    while let Ok(Some(envelope)) =
+        tokio::time::timeout(Duration::from_millis(500), receiver.recv()).await
+    {
         received.push(envelope);
     }
     received
@@ -149,16 +187,23 @@ async fn receive(receiver: &mut tokio::sync::mpsc::UnboundedReceiver<EventEnvelo
 async fn every_committed_event_is_published_once_in_commit_order() -> anyhow::Result<()> {
     let (pool, name) = fresh_store().await?;
     let service = format!("relaytest{}", &Uuid::new_v4().simple().to_string()[..8]);
-    let settings = RelaySettings { batch_size: 7, idle_poll: Duration::from_millis(5) };
+    let settings = RelaySettings {
+        batch_size: 7,
+        idle_poll: Duration::from_millis(5),
+    };
     let relay = Relay::new(pool.clone(), service.clone(), settings);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // The queue must be bound before the relay publishes anything.
     let mut events = subscribe(&service).await?;
-    let relay_task = tokio::spawn(relay.run(AMQP_URL.to_string(), async { let _ = stopped.await; }));
+    let relay_task = tokio::spawn(relay.run(AMQP_URL.to_string(), async {
+        let _ = stopped.await;
+    }));
 
     let long = tokio::spawn(long_transaction(pool.clone(), Duration::from_millis(1500)));
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let writers: Vec<_> = (0..16).map(|w| tokio::spawn(writer(pool.clone(), w, 25))).collect();
+    let writers: Vec<_> = (0..16)
+        .map(|w| tokio::spawn(writer(pool.clone(), w, 25)))
+        .collect();
     let mut committed = HashSet::new();
     for handle in writers {
         committed.extend(handle.await??);
@@ -172,25 +217,44 @@ async fn every_committed_event_is_published_once_in_commit_order() -> anyhow::Re
 
     let received_ids: Vec<Uuid> = received.iter().map(|e| e.event_id).collect();
     let distinct: HashSet<Uuid> = received_ids.iter().copied().collect();
-    assert_eq!(received_ids.len(), distinct.len(), "an event was published twice");
-    assert_eq!(distinct, committed, "published events differ from committed events");
+    assert_eq!(
+        received_ids.len(),
+        distinct.len(),
+        "an event was published twice"
+    );
+    assert_eq!(
+        distinct, committed,
+        "published events differ from committed events"
+    );
 
     let order = commit_order(&pool).await?;
     let keys: Vec<(i64, i64)> = received_ids.iter().map(|id| order[id]).collect();
-    assert!(keys.windows(2).all(|w| w[0] < w[1]), "events were not published in (tx_id, position) order");
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "events were not published in (tx_id, position) order"
+    );
 
     // The hazard was real: events with higher positions were visible before the long
     // transaction committed, so a position-only cursor would have skipped its event.
-    assert!(overtaken > 0, "no event overtook the long transaction; the test did not exercise late commits");
+    assert!(
+        overtaken > 0,
+        "no event overtook the long transaction; the test did not exercise late commits"
+    );
 
     drop_store(pool, &name).await
 }
 
 async fn commit_order(pool: &PgPool) -> anyhow::Result<HashMap<Uuid, (i64, i64)>> {
-    let rows = sqlx::query("SELECT event_id, tx_id::text::bigint AS tx, global_position FROM events")
-        .fetch_all(pool)
-        .await?;
+    let rows =
+        sqlx::query("SELECT event_id, tx_id::text::bigint AS tx, global_position FROM events")
+            .fetch_all(pool)
+            .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("event_id")?, (r.try_get("tx")?, r.try_get("global_position")?))))
+        .map(|r| {
+            Ok((
+                r.try_get("event_id")?,
+                (r.try_get("tx")?, r.try_get("global_position")?),
+            ))
+        })
         .collect()
 }

@@ -39,7 +39,12 @@ pub enum InventoryError {
 fn describe(shortages: &[Shortage]) -> String {
     shortages
         .iter()
-        .map(|s| format!("{} requested {} available {}", s.sku, s.requested, s.available))
+        .map(|s| {
+            format!(
+                "{} requested {} available {}",
+                s.sku, s.requested, s.available
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

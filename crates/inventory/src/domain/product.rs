@@ -14,17 +14,45 @@ use super::InventoryError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProductCommand {
-    AddProduct { sku: String, name: String, category: String, price_cents: i64 },
-    AddStock { sku: String, quantity: u64 },
+    AddProduct {
+        sku: String,
+        name: String,
+        category: String,
+        price_cents: i64,
+    },
+    AddStock {
+        sku: String,
+        quantity: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProductEvent {
-    ProductAdded { sku: String, name: String, category: String, price_cents: i64 },
-    StockAdded { sku: String, quantity: u64 },
-    StockAllocated { sku: String, order_id: String, quantity: u64 },
-    AllocationReleased { sku: String, order_id: String, quantity: u64 },
-    AllocationCommitted { sku: String, order_id: String, quantity: u64 },
+    ProductAdded {
+        sku: String,
+        name: String,
+        category: String,
+        price_cents: i64,
+    },
+    StockAdded {
+        sku: String,
+        quantity: u64,
+    },
+    StockAllocated {
+        sku: String,
+        order_id: String,
+        quantity: u64,
+    },
+    AllocationReleased {
+        sku: String,
+        order_id: String,
+        quantity: u64,
+    },
+    AllocationCommitted {
+        sku: String,
+        order_id: String,
+        quantity: u64,
+    },
 }
 
 impl DomainEvent for ProductEvent {
@@ -80,11 +108,20 @@ pub fn add_product(
     if price_cents < 0 {
         return Err(InventoryError::NegativePrice);
     }
-    Ok(vec![ProductEvent::ProductAdded { sku, name, category, price_cents }])
+    Ok(vec![ProductEvent::ProductAdded {
+        sku,
+        name,
+        category,
+        price_cents,
+    }])
 }
 
 /// Decides `AddStock`: only a known product receives stock, at least one unit at a time.
-pub fn add_stock(product: &Product, sku: String, quantity: u64) -> Result<Vec<ProductEvent>, InventoryError> {
+pub fn add_stock(
+    product: &Product,
+    sku: String,
+    quantity: u64,
+) -> Result<Vec<ProductEvent>, InventoryError> {
     if !product.exists() {
         return Err(InventoryError::UnknownProduct(sku));
     }
@@ -101,11 +138,19 @@ impl Aggregate for Product {
     type Error = InventoryError;
     type Services = ();
 
-    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         let events = match command {
-            ProductCommand::AddProduct { sku, name, category, price_cents } => {
-                add_product(self, sku, name, category, price_cents)?
-            }
+            ProductCommand::AddProduct {
+                sku,
+                name,
+                category,
+                price_cents,
+            } => add_product(self, sku, name, category, price_cents)?,
             ProductCommand::AddStock { sku, quantity } => add_stock(self, sku, quantity)?,
         };
         for event in events {
@@ -118,15 +163,21 @@ impl Aggregate for Product {
         match event {
             ProductEvent::ProductAdded { sku, .. } => self.sku = Some(sku),
             ProductEvent::StockAdded { quantity, .. } => self.available += quantity,
-            ProductEvent::StockAllocated { order_id, quantity, .. } => {
+            ProductEvent::StockAllocated {
+                order_id, quantity, ..
+            } => {
                 self.available = self.available.saturating_sub(quantity);
                 *self.allocated.entry(order_id).or_default() += quantity;
             }
-            ProductEvent::AllocationReleased { order_id, quantity, .. } => {
+            ProductEvent::AllocationReleased {
+                order_id, quantity, ..
+            } => {
                 self.allocated.remove(&order_id);
                 self.available += quantity;
             }
-            ProductEvent::AllocationCommitted { order_id, quantity, .. } => {
+            ProductEvent::AllocationCommitted {
+                order_id, quantity, ..
+            } => {
                 self.allocated.remove(&order_id);
                 self.sold += quantity;
             }
@@ -202,15 +253,24 @@ mod tests {
     fn stock_is_added_to_a_known_product() {
         ProductTest::with(())
             .given(vec![added("MUG-1")])
-            .when(ProductCommand::AddStock { sku: "MUG-1".into(), quantity: 5 })
-            .then_expect_events(vec![ProductEvent::StockAdded { sku: "MUG-1".into(), quantity: 5 }]);
+            .when(ProductCommand::AddStock {
+                sku: "MUG-1".into(),
+                quantity: 5,
+            })
+            .then_expect_events(vec![ProductEvent::StockAdded {
+                sku: "MUG-1".into(),
+                quantity: 5,
+            }]);
     }
 
     #[test]
     fn stock_cannot_be_added_to_an_unknown_product() {
         ProductTest::with(())
             .given_no_previous_events()
-            .when(ProductCommand::AddStock { sku: "NOPE".into(), quantity: 5 })
+            .when(ProductCommand::AddStock {
+                sku: "NOPE".into(),
+                quantity: 5,
+            })
             .then_expect_error(InventoryError::UnknownProduct("NOPE".into()));
     }
 
@@ -218,7 +278,10 @@ mod tests {
     fn zero_stock_cannot_be_added() {
         ProductTest::with(())
             .given(vec![added("MUG-1")])
-            .when(ProductCommand::AddStock { sku: "MUG-1".into(), quantity: 0 })
+            .when(ProductCommand::AddStock {
+                sku: "MUG-1".into(),
+                quantity: 0,
+            })
             .then_expect_error(InventoryError::InvalidQuantity);
     }
 
@@ -226,10 +289,24 @@ mod tests {
     fn an_allocation_moves_stock_from_available_to_the_order() {
         let mut product = Product::default();
         product.apply(added("MUG-1"));
-        product.apply(ProductEvent::StockAdded { sku: "MUG-1".into(), quantity: 5 });
-        product.apply(ProductEvent::StockAllocated { sku: "MUG-1".into(), order_id: "o1".into(), quantity: 3 });
+        product.apply(ProductEvent::StockAdded {
+            sku: "MUG-1".into(),
+            quantity: 5,
+        });
+        product.apply(ProductEvent::StockAllocated {
+            sku: "MUG-1".into(),
+            order_id: "o1".into(),
+            quantity: 3,
+        });
         assert_eq!((product.available, product.allocated_to("o1")), (2, 3));
-        product.apply(ProductEvent::AllocationCommitted { sku: "MUG-1".into(), order_id: "o1".into(), quantity: 3 });
-        assert_eq!((product.available, product.allocated_to("o1"), product.sold), (2, 0, 3));
+        product.apply(ProductEvent::AllocationCommitted {
+            sku: "MUG-1".into(),
+            order_id: "o1".into(),
+            quantity: 3,
+        });
+        assert_eq!(
+            (product.available, product.allocated_to("o1"), product.sold),
+            (2, 0, 3)
+        );
     }
 }

@@ -24,9 +24,18 @@ pub struct StockLine {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReservationEvent {
-    StockReserved { order_id: String, lines: Vec<StockLine> },
-    StockReleased { order_id: String, lines: Vec<StockLine> },
-    ReservationCommitted { order_id: String, lines: Vec<StockLine> },
+    StockReserved {
+        order_id: String,
+        lines: Vec<StockLine>,
+    },
+    StockReleased {
+        order_id: String,
+        lines: Vec<StockLine>,
+    },
+    ReservationCommitted {
+        order_id: String,
+        lines: Vec<StockLine>,
+    },
 }
 
 impl DomainEvent for ReservationEvent {
@@ -79,7 +88,10 @@ pub fn normalize(lines: Vec<StockLine>) -> Result<Vec<StockLine>, InventoryError
         }
         *merged.entry(line.sku).or_default() += line.quantity;
     }
-    Ok(merged.into_iter().map(|(sku, quantity)| StockLine { sku, quantity }).collect())
+    Ok(merged
+        .into_iter()
+        .map(|(sku, quantity)| StockLine { sku, quantity })
+        .collect())
 }
 
 /// Decides `ReserveStock`: every line is allocated from available stock, or the whole
@@ -92,7 +104,9 @@ pub fn reserve(
 ) -> Result<Decision, InventoryError> {
     match reservation.status {
         ReservationStatus::Open => {}
-        ReservationStatus::Reserved => return Err(InventoryError::AlreadyReserved(order_id.into())),
+        ReservationStatus::Reserved => {
+            return Err(InventoryError::AlreadyReserved(order_id.into()))
+        }
         ReservationStatus::Released | ReservationStatus::Committed => {
             return Err(InventoryError::ReservationClosed(order_id.into()))
         }
@@ -101,9 +115,15 @@ pub fn reserve(
     let mut shortages = Vec::new();
     for line in &lines {
         let product = products.get(&line.sku).filter(|p| p.exists());
-        let available = product.ok_or_else(|| InventoryError::UnknownProduct(line.sku.clone()))?.available;
+        let available = product
+            .ok_or_else(|| InventoryError::UnknownProduct(line.sku.clone()))?
+            .available;
         if available < line.quantity {
-            shortages.push(Shortage { sku: line.sku.clone(), requested: line.quantity, available });
+            shortages.push(Shortage {
+                sku: line.sku.clone(),
+                requested: line.quantity,
+                available,
+            });
         }
     }
     if !shortages.is_empty() {
@@ -115,8 +135,14 @@ pub fn reserve(
         quantity: l.quantity,
     };
     Ok(Decision {
-        products: lines.iter().map(|l| (l.sku.clone(), vec![allocate(l)])).collect(),
-        reservation: vec![ReservationEvent::StockReserved { order_id: order_id.into(), lines }],
+        products: lines
+            .iter()
+            .map(|l| (l.sku.clone(), vec![allocate(l)]))
+            .collect(),
+        reservation: vec![ReservationEvent::StockReserved {
+            order_id: order_id.into(),
+            lines,
+        }],
     })
 }
 
@@ -131,10 +157,15 @@ pub fn release(
         ReservationStatus::Released => Ok(Decision::default()),
         ReservationStatus::Committed => Err(InventoryError::AlreadyCommitted(order_id.into())),
         ReservationStatus::Open => Ok(Decision {
-            reservation: vec![ReservationEvent::StockReleased { order_id: order_id.into(), lines: vec![] }],
+            reservation: vec![ReservationEvent::StockReleased {
+                order_id: order_id.into(),
+                lines: vec![],
+            }],
             products: BTreeMap::new(),
         }),
-        ReservationStatus::Reserved => Ok(settle(reservation, products, order_id, Settlement::Release)),
+        ReservationStatus::Reserved => {
+            Ok(settle(reservation, products, order_id, Settlement::Release))
+        }
     }
 }
 
@@ -149,7 +180,9 @@ pub fn commit(
         ReservationStatus::Open | ReservationStatus::Released => {
             Err(InventoryError::NotReserved(order_id.into()))
         }
-        ReservationStatus::Reserved => Ok(settle(reservation, products, order_id, Settlement::Commit)),
+        ReservationStatus::Reserved => {
+            Ok(settle(reservation, products, order_id, Settlement::Commit))
+        }
     }
 }
 
@@ -160,17 +193,32 @@ enum Settlement {
 }
 
 /// Ends a held reservation: each product gives up exactly what it holds for the order.
-fn settle(reservation: &Reservation, products: &BTreeMap<String, Product>, order_id: &str, how: Settlement) -> Decision {
+fn settle(
+    reservation: &Reservation,
+    products: &BTreeMap<String, Product>,
+    order_id: &str,
+    how: Settlement,
+) -> Decision {
     let mut decision = Decision::default();
     for line in &reservation.lines {
-        let held = products.get(&line.sku).map_or(0, |p| p.allocated_to(order_id));
+        let held = products
+            .get(&line.sku)
+            .map_or(0, |p| p.allocated_to(order_id));
         if held == 0 {
             continue;
         }
         let (sku, order_id, quantity) = (line.sku.clone(), order_id.to_string(), held);
         let event = match how {
-            Settlement::Release => ProductEvent::AllocationReleased { sku, order_id, quantity },
-            Settlement::Commit => ProductEvent::AllocationCommitted { sku, order_id, quantity },
+            Settlement::Release => ProductEvent::AllocationReleased {
+                sku,
+                order_id,
+                quantity,
+            },
+            Settlement::Commit => ProductEvent::AllocationCommitted {
+                sku,
+                order_id,
+                quantity,
+            },
         };
         decision.products.insert(line.sku.clone(), vec![event]);
     }
@@ -195,7 +243,12 @@ impl Aggregate for Reservation {
     type Error = InventoryError;
     type Services = ();
 
-    async fn handle(&mut self, command: NoCommand, _: &(), _: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: NoCommand,
+        _: &(),
+        _: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         match command {}
     }
 
@@ -206,7 +259,9 @@ impl Aggregate for Reservation {
                 self.lines = lines;
             }
             ReservationEvent::StockReleased { .. } => self.status = ReservationStatus::Released,
-            ReservationEvent::ReservationCommitted { .. } => self.status = ReservationStatus::Committed,
+            ReservationEvent::ReservationCommitted { .. } => {
+                self.status = ReservationStatus::Committed
+            }
         }
     }
 }

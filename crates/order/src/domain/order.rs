@@ -13,16 +13,35 @@ pub struct OrderLine {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderCommand {
-    PlaceOrder { order_id: String, customer_id: String, lines: Vec<OrderLine> },
-    ConfirmOrder { order_id: String },
-    CancelOrder { order_id: String, reason: String },
+    PlaceOrder {
+        order_id: String,
+        customer_id: String,
+        lines: Vec<OrderLine>,
+    },
+    ConfirmOrder {
+        order_id: String,
+    },
+    CancelOrder {
+        order_id: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderEvent {
-    OrderPlaced { order_id: String, customer_id: String, lines: Vec<OrderLine>, total_cents: i64 },
-    OrderConfirmed { order_id: String },
-    OrderCancelled { order_id: String, reason: String },
+    OrderPlaced {
+        order_id: String,
+        customer_id: String,
+        lines: Vec<OrderLine>,
+        total_cents: i64,
+    },
+    OrderConfirmed {
+        order_id: String,
+    },
+    OrderCancelled {
+        order_id: String,
+        reason: String,
+    },
 }
 
 impl DomainEvent for OrderEvent {
@@ -93,7 +112,12 @@ pub struct Order {
 
 /// Decides `PlaceOrder`: a new order with valid lines; the total is computed here, in
 /// checked integer cents, so no client-supplied total is ever trusted.
-pub fn place(order: &Order, order_id: String, customer_id: String, lines: Vec<OrderLine>) -> Result<Vec<OrderEvent>, OrderError> {
+pub fn place(
+    order: &Order,
+    order_id: String,
+    customer_id: String,
+    lines: Vec<OrderLine>,
+) -> Result<Vec<OrderEvent>, OrderError> {
     if order.status != OrderStatus::New {
         return Err(OrderError::AlreadyPlaced(order_id));
     }
@@ -109,9 +133,16 @@ pub fn place(order: &Order, order_id: String, customer_id: String, lines: Vec<Or
             .ok()
             .and_then(|q| q.checked_mul(line.unit_price_cents))
             .ok_or(OrderError::TotalOverflow)?;
-        total_cents = total_cents.checked_add(amount).ok_or(OrderError::TotalOverflow)?;
+        total_cents = total_cents
+            .checked_add(amount)
+            .ok_or(OrderError::TotalOverflow)?;
     }
-    Ok(vec![OrderEvent::OrderPlaced { order_id, customer_id, lines, total_cents }])
+    Ok(vec![OrderEvent::OrderPlaced {
+        order_id,
+        customer_id,
+        lines,
+        total_cents,
+    }])
 }
 
 /// Decides `ConfirmOrder`: only a placed order is confirmed; confirming twice is a no-op.
@@ -126,7 +157,11 @@ pub fn confirm(order: &Order, order_id: String) -> Result<Vec<OrderEvent>, Order
 
 /// Decides `CancelOrder`: a placed order is cancelled; a confirmed one is not (it is
 /// refunded instead); cancelling twice is a no-op.
-pub fn cancel(order: &Order, order_id: String, reason: String) -> Result<Vec<OrderEvent>, OrderError> {
+pub fn cancel(
+    order: &Order,
+    order_id: String,
+    reason: String,
+) -> Result<Vec<OrderEvent>, OrderError> {
     if reason.trim().is_empty() {
         return Err(OrderError::MissingReason);
     }
@@ -145,9 +180,18 @@ impl Aggregate for Order {
     type Error = OrderError;
     type Services = ();
 
-    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         let events = match command {
-            OrderCommand::PlaceOrder { order_id, customer_id, lines } => place(self, order_id, customer_id, lines)?,
+            OrderCommand::PlaceOrder {
+                order_id,
+                customer_id,
+                lines,
+            } => place(self, order_id, customer_id, lines)?,
             OrderCommand::ConfirmOrder { order_id } => confirm(self, order_id)?,
             OrderCommand::CancelOrder { order_id, reason } => cancel(self, order_id, reason)?,
         };
@@ -178,59 +222,101 @@ mod tests {
     type OrderTest = TestFramework<Order>;
 
     fn line(sku: &str, quantity: u64, unit_price_cents: i64) -> OrderLine {
-        OrderLine { sku: sku.into(), quantity, unit_price_cents }
+        OrderLine {
+            sku: sku.into(),
+            quantity,
+            unit_price_cents,
+        }
     }
 
     fn place(lines: Vec<OrderLine>) -> OrderCommand {
-        OrderCommand::PlaceOrder { order_id: "o1".into(), customer_id: "c1".into(), lines }
+        OrderCommand::PlaceOrder {
+            order_id: "o1".into(),
+            customer_id: "c1".into(),
+            lines,
+        }
     }
 
     fn placed() -> OrderEvent {
-        OrderEvent::OrderPlaced { order_id: "o1".into(), customer_id: "c1".into(), lines: vec![line("A", 2, 150)], total_cents: 300 }
+        OrderEvent::OrderPlaced {
+            order_id: "o1".into(),
+            customer_id: "c1".into(),
+            lines: vec![line("A", 2, 150)],
+            total_cents: 300,
+        }
     }
 
     fn cancel(reason: &str) -> OrderCommand {
-        OrderCommand::CancelOrder { order_id: "o1".into(), reason: reason.into() }
+        OrderCommand::CancelOrder {
+            order_id: "o1".into(),
+            reason: reason.into(),
+        }
     }
 
     #[test]
     fn an_order_is_placed_with_its_total_in_cents() {
-        OrderTest::with(()).given_no_previous_events().when(place(vec![line("A", 2, 150)])).then_expect_events(vec![placed()]);
+        OrderTest::with(())
+            .given_no_previous_events()
+            .when(place(vec![line("A", 2, 150)]))
+            .then_expect_events(vec![placed()]);
     }
 
     #[test]
     fn an_order_cannot_be_placed_twice() {
-        OrderTest::with(()).given(vec![placed()]).when(place(vec![line("A", 1, 1)])).then_expect_error(OrderError::AlreadyPlaced("o1".into()));
+        OrderTest::with(())
+            .given(vec![placed()])
+            .when(place(vec![line("A", 1, 1)]))
+            .then_expect_error(OrderError::AlreadyPlaced("o1".into()));
     }
 
     #[test]
     fn an_order_needs_lines() {
-        OrderTest::with(()).given_no_previous_events().when(place(vec![])).then_expect_error(OrderError::NoLines);
+        OrderTest::with(())
+            .given_no_previous_events()
+            .when(place(vec![]))
+            .then_expect_error(OrderError::NoLines);
     }
 
     #[test]
     fn a_line_of_zero_units_is_refused() {
-        OrderTest::with(()).given_no_previous_events().when(place(vec![line("A", 0, 1)])).then_expect_error(OrderError::InvalidLine);
+        OrderTest::with(())
+            .given_no_previous_events()
+            .when(place(vec![line("A", 0, 1)]))
+            .then_expect_error(OrderError::InvalidLine);
     }
 
     #[test]
     fn a_total_that_overflows_is_refused() {
-        OrderTest::with(()).given_no_previous_events().when(place(vec![line("A", 2, i64::MAX)])).then_expect_error(OrderError::TotalOverflow);
+        OrderTest::with(())
+            .given_no_previous_events()
+            .when(place(vec![line("A", 2, i64::MAX)]))
+            .then_expect_error(OrderError::TotalOverflow);
     }
 
     #[test]
     fn a_placed_order_is_confirmed() {
         OrderTest::with(())
             .given(vec![placed()])
-            .when(OrderCommand::ConfirmOrder { order_id: "o1".into() })
-            .then_expect_events(vec![OrderEvent::OrderConfirmed { order_id: "o1".into() }]);
+            .when(OrderCommand::ConfirmOrder {
+                order_id: "o1".into(),
+            })
+            .then_expect_events(vec![OrderEvent::OrderConfirmed {
+                order_id: "o1".into(),
+            }]);
     }
 
     #[test]
     fn confirming_twice_changes_nothing() {
         OrderTest::with(())
-            .given(vec![placed(), OrderEvent::OrderConfirmed { order_id: "o1".into() }])
-            .when(OrderCommand::ConfirmOrder { order_id: "o1".into() })
+            .given(vec![
+                placed(),
+                OrderEvent::OrderConfirmed {
+                    order_id: "o1".into(),
+                },
+            ])
+            .when(OrderCommand::ConfirmOrder {
+                order_id: "o1".into(),
+            })
             .then_expect_events(vec![]);
     }
 
@@ -238,7 +324,9 @@ mod tests {
     fn an_unknown_order_cannot_be_confirmed() {
         OrderTest::with(())
             .given_no_previous_events()
-            .when(OrderCommand::ConfirmOrder { order_id: "o1".into() })
+            .when(OrderCommand::ConfirmOrder {
+                order_id: "o1".into(),
+            })
             .then_expect_error(OrderError::UnknownOrder("o1".into()));
     }
 
@@ -247,13 +335,21 @@ mod tests {
         OrderTest::with(())
             .given(vec![placed()])
             .when(cancel("out of stock"))
-            .then_expect_events(vec![OrderEvent::OrderCancelled { order_id: "o1".into(), reason: "out of stock".into() }]);
+            .then_expect_events(vec![OrderEvent::OrderCancelled {
+                order_id: "o1".into(),
+                reason: "out of stock".into(),
+            }]);
     }
 
     #[test]
     fn a_confirmed_order_cannot_be_cancelled() {
         OrderTest::with(())
-            .given(vec![placed(), OrderEvent::OrderConfirmed { order_id: "o1".into() }])
+            .given(vec![
+                placed(),
+                OrderEvent::OrderConfirmed {
+                    order_id: "o1".into(),
+                },
+            ])
             .when(cancel("changed my mind"))
             .then_expect_error(OrderError::AlreadyConfirmed("o1".into()));
     }
@@ -261,13 +357,24 @@ mod tests {
     #[test]
     fn a_cancelled_order_cannot_be_confirmed() {
         OrderTest::with(())
-            .given(vec![placed(), OrderEvent::OrderCancelled { order_id: "o1".into(), reason: "r".into() }])
-            .when(OrderCommand::ConfirmOrder { order_id: "o1".into() })
+            .given(vec![
+                placed(),
+                OrderEvent::OrderCancelled {
+                    order_id: "o1".into(),
+                    reason: "r".into(),
+                },
+            ])
+            .when(OrderCommand::ConfirmOrder {
+                order_id: "o1".into(),
+            })
             .then_expect_error(OrderError::Cancelled("o1".into()));
     }
 
     #[test]
     fn a_cancellation_needs_a_reason() {
-        OrderTest::with(()).given(vec![placed()]).when(cancel(" ")).then_expect_error(OrderError::MissingReason);
+        OrderTest::with(())
+            .given(vec![placed()])
+            .when(cancel(" "))
+            .then_expect_error(OrderError::MissingReason);
     }
 }

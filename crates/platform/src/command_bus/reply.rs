@@ -55,12 +55,20 @@ impl CommandReply {
             status: ReplyStatus::Accepted,
             aggregate_id: Some(aggregate_id.to_string()),
             version,
-            events: events.iter().map(|(_, _, event_type)| event_type.clone()).collect(),
+            events: events
+                .iter()
+                .map(|(_, _, event_type)| event_type.clone())
+                .collect(),
             error: None,
         }
     }
 
-    pub fn rejected(command_id: &str, aggregate_id: Option<&str>, code: &str, message: &str) -> Self {
+    pub fn rejected(
+        command_id: &str,
+        aggregate_id: Option<&str>,
+        code: &str,
+        message: &str,
+    ) -> Self {
         Self {
             command_id: command_id.to_string(),
             status: ReplyStatus::Rejected,

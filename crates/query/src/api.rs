@@ -1,0 +1,145 @@
+//! The HTTP query API:
+//!
+//! - `GET /products?category=&limit=&offset=`: a page of products in sku order
+//!   (`limit` 1..=500, default 50), as `{"items": [...], "limit", "offset"}`.
+//! - `GET /products/{sku}`, `GET /orders/{order_id}`: one document.
+//! - `GET /stock/{sku}`: stock levels from Redis.
+//! - `GET /health` (MongoDB, Redis, broker session) and `GET /metrics`.
+//!
+//! Errors are `platform::http::ApiError` JSON: 404 with a reason for unknown ids, 400
+//! for bad parameters, 503 when a store fails (its cause is logged, not sent).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use platform::http::{operational_routes, ApiError, Health};
+use serde::{Deserialize, Serialize};
+
+use crate::projector::BrokerStatus;
+use crate::store::ReadStore;
+use crate::views::{self, OrderView, ProductView, StockView};
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct ApiState {
+    pub store: ReadStore,
+    pub broker: BrokerStatus,
+}
+
+/// The query API with its operational routes.
+pub fn app(state: ApiState) -> Router {
+    let health = health(&state);
+    Router::new()
+        .route("/products", get(list_products))
+        .route("/products/{sku}", get(get_product))
+        .route("/stock/{sku}", get(get_stock))
+        .route("/orders/{order_id}", get(get_order))
+        .with_state(state)
+        .merge(operational_routes(health))
+}
+
+fn health(state: &ApiState) -> Health {
+    let (mongo, redis, broker) = (
+        state.store.clone(),
+        state.store.clone(),
+        state.broker.clone(),
+    );
+    Health::default()
+        .with_check("mongodb", move || {
+            let store = mongo.clone();
+            async move { store.ping_mongodb().await.map_err(|err| err.to_string()) }
+        })
+        .with_check("redis", move || {
+            let store = redis.clone();
+            async move { store.ping_redis().await.map_err(|err| err.to_string()) }
+        })
+        .with_check("broker", move || {
+            let connected = broker.is_connected();
+            async move {
+                connected
+                    .then_some(())
+                    .ok_or_else(|| "the projector has no broker session".to_string())
+            }
+        })
+}
+
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    category: Option<String>,
+    limit: Option<i64>,
+    offset: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProductPage {
+    items: Vec<ProductView>,
+    limit: i64,
+    offset: u64,
+}
+
+async fn list_products(
+    State(state): State<ApiState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<ProductPage>, ApiError> {
+    let Query(params) = params.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        let reason = format!("limit must be between 1 and {MAX_LIMIT}, got {limit}");
+        return Err(ApiError::BadRequest(reason));
+    }
+    let offset = params.offset.unwrap_or(0);
+    // `?category=` (empty) means no filter, as an absent parameter does.
+    let category = params.category.as_deref().filter(|c| !c.is_empty());
+    let items = views::products(&state.store.db, category, limit, offset)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(ProductPage {
+        items,
+        limit,
+        offset,
+    }))
+}
+
+async fn get_product(
+    State(state): State<ApiState>,
+    Path(sku): Path<String>,
+) -> Result<Json<ProductView>, ApiError> {
+    let product = views::product(&state.store.db, &sku)
+        .await
+        .map_err(unavailable)?;
+    product
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no product with sku {sku:?}")))
+}
+
+async fn get_stock(
+    State(state): State<ApiState>,
+    Path(sku): Path<String>,
+) -> Result<Json<StockView>, ApiError> {
+    let stock = views::stock(&state.store, &sku)
+        .await
+        .map_err(unavailable)?;
+    stock
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no stock levels for sku {sku:?}")))
+}
+
+async fn get_order(
+    State(state): State<ApiState>,
+    Path(order_id): Path<String>,
+) -> Result<Json<OrderView>, ApiError> {
+    let order = views::order(&state.store.db, &order_id)
+        .await
+        .map_err(unavailable)?;
+    order
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no order with id {order_id:?}")))
+}
+
+fn unavailable(err: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable(err.to_string())
+}

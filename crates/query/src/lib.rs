@@ -1,0 +1,121 @@
+//! The query service: the read side of the inventory and order contexts.
+//!
+//! Layout:
+//! - [`settings`]: configuration from the environment.
+//! - [`store`]: the MongoDB database and Redis connection holding the read models.
+//! - [`projector`]: consumes `query.projections` and applies events to the read models:
+//!   [`projector::events`] (payload decoding), [`projector::mongo`] (`product_list`,
+//!   `order_details`), [`projector::redis`] (`stock_levels`), [`projector::checkpoint`]
+//!   (checkpoints and metrics), [`projector::indexes`] (index specs).
+//! - [`views`]: the read models as served, and their queries.
+//! - [`api`]: the HTTP routes.
+//!
+//! [`build`] connects the stores, creates the indexes and binds the listener;
+//! [`Application::run_until`] serves HTTP and runs the projector until shutdown.
+//! `main` only adds signals and logging.
+
+pub mod api;
+pub mod projector;
+pub mod settings;
+pub mod store;
+pub mod views;
+
+use std::future::Future;
+
+use axum::Router;
+use platform::config::ConfigError;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use api::{app, ApiState};
+pub use projector::{BrokerStatus, Projections, Projector};
+pub use settings::Settings;
+pub use store::ReadStore;
+
+/// The name of this service in logs.
+pub const SERVICE: &str = "query";
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("MongoDB failed: {0}")]
+    Mongo(#[from] mongodb::error::Error),
+    #[error("Redis failed: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("the index specification is invalid: {0}")]
+    IndexSpec(#[from] serde_json::Error),
+    #[error("cannot bind the HTTP address: {0}")]
+    Bind(std::io::Error),
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The service, connected and bound, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    projector: Projector,
+    amqp_url: String,
+    store: ReadStore,
+}
+
+/// Connects to MongoDB and Redis, creates the indexes and binds the HTTP listener.
+/// The broker is reached by the projector when it runs, and re-reached whenever lost.
+pub async fn build(settings: Settings) -> Result<Application, QueryError> {
+    let store = ReadStore::connect(&settings).await?;
+    projector::indexes::ensure(&store.db).await?;
+    let broker = BrokerStatus::default();
+    let projections = Projections::new(store.clone());
+    let listener = TcpListener::bind(&settings.http_addr)
+        .await
+        .map_err(QueryError::Bind)?;
+    Ok(Application {
+        listener,
+        router: app(ApiState {
+            store: store.clone(),
+            broker: broker.clone(),
+        }),
+        projector: Projector::new(projections, broker, settings.prefetch),
+        amqp_url: settings.broker.amqp_url,
+        store,
+    })
+}
+
+impl Application {
+    /// The bound HTTP port (useful when bound to port 0).
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|addr| addr.port())
+            .unwrap_or(0)
+    }
+
+    /// Serves HTTP and runs the projector until `shutdown` resolves (or the server
+    /// fails), then lets both finish what is in flight and returns.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), QueryError> {
+        let token = CancellationToken::new();
+        let trigger = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+        let http = async {
+            let served = axum::serve(self.listener, self.router)
+                .with_graceful_shutdown(token.clone().cancelled_owned())
+                .await;
+            // A server that died on its own must not leave the projector running.
+            token.cancel();
+            served
+        };
+        let projector = self
+            .projector
+            .run(self.amqp_url, token.clone().cancelled_owned());
+        let (served, ()) = tokio::join!(http, projector);
+        self.store.shutdown().await;
+        served.map_err(QueryError::Serve)
+    }
+}

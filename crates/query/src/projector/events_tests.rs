@@ -1,0 +1,124 @@
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use super::*;
+
+fn envelope(
+    service: &str,
+    aggregate: &str,
+    id: &str,
+    event_type: &str,
+    payload: Value,
+) -> EventEnvelope {
+    EventEnvelope {
+        event_id: Default::default(),
+        service: service.to_string(),
+        aggregate_type: aggregate.to_string(),
+        aggregate_id: id.to_string(),
+        sequence: 1,
+        global_position: 1,
+        event_type: event_type.to_string(),
+        event_version: "1".to_string(),
+        occurred_at: Utc::now(),
+        correlation_id: None,
+        causation_id: None,
+        payload,
+    }
+}
+
+#[test]
+fn an_order_placed_payload_is_decoded_with_its_lines() {
+    let payload = json!({"order_id": "o-1", "customer_id": "c-1", "total_cents": 500,
+        "lines": [{"sku": "A", "quantity": 2, "unit_price_cents": 250}]});
+    let decoded = decode(&envelope("order", "Order", "o-1", "OrderPlaced", payload));
+    let Ok(ProjectedEvent::Order(OrderEvent::OrderPlaced(placed))) = decoded else {
+        panic!("unexpected {decoded:?}");
+    };
+    assert_eq!(placed.lines[0].quantity, 2);
+    assert_eq!(placed.total_cents, 500);
+}
+
+#[test]
+fn an_externally_tagged_payload_is_accepted() {
+    let payload = json!({"StockAdded": {"sku": "A", "quantity": 3}});
+    let decoded = decode(&envelope(
+        "inventory",
+        "Product",
+        "A",
+        "StockAdded",
+        payload,
+    ));
+    let expected = StockAdded {
+        sku: "A".into(),
+        quantity: 3,
+    };
+    assert_eq!(
+        decoded.ok(),
+        Some(ProjectedEvent::Product(ProductEvent::StockAdded(expected)))
+    );
+}
+
+#[test]
+fn a_negative_quantity_is_rejected_as_malformed() {
+    let payload = json!({"sku": "A", "quantity": -3});
+    let decoded = decode(&envelope(
+        "inventory",
+        "Product",
+        "A",
+        "StockAdded",
+        payload,
+    ));
+    assert!(
+        matches!(decoded, Err(DecodeError::Payload { .. })),
+        "{decoded:?}"
+    );
+}
+
+#[test]
+fn a_payload_about_another_aggregate_is_rejected() {
+    let payload = json!({"order_id": "o-2"});
+    let decoded = decode(&envelope(
+        "order",
+        "Order",
+        "o-1",
+        "OrderConfirmed",
+        payload,
+    ));
+    assert!(
+        matches!(decoded, Err(DecodeError::AggregateMismatch { .. })),
+        "{decoded:?}"
+    );
+}
+
+#[test]
+fn unknown_and_reservation_events_are_ignored_whatever_their_payload() {
+    for (aggregate, event_type) in [
+        ("Reservation", "StockReserved"),
+        ("Product", "PriceChanged"),
+    ] {
+        let decoded = decode(&envelope(
+            "inventory",
+            aggregate,
+            "x",
+            event_type,
+            json!(null),
+        ));
+        assert_eq!(decoded.ok(), Some(ProjectedEvent::Ignored));
+    }
+}
+
+#[test]
+fn a_newer_version_of_a_known_event_is_rejected() {
+    let mut event = envelope(
+        "order",
+        "Order",
+        "o-1",
+        "OrderConfirmed",
+        json!({"order_id": "o-1"}),
+    );
+    event.event_version = "2".to_string();
+    assert!(matches!(
+        decode(&event),
+        Err(DecodeError::UnsupportedVersion { .. })
+    ));
+}

@@ -1,0 +1,63 @@
+//! The secondary indexes of the read models, specified in
+//! `projections/mongodb/indexes.json` (compiled in, so the binary and the spec cannot
+//! drift apart) and created at start-up. Creating an existing index is a no-op.
+
+use mongodb::bson::Document;
+use mongodb::options::IndexOptions;
+use mongodb::{Database, IndexModel};
+use serde::Deserialize;
+
+const SPEC: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../projections/mongodb/indexes.json"
+));
+
+#[derive(Debug, Deserialize)]
+struct IndexFile {
+    indexes: Vec<IndexSpec>,
+}
+
+/// One index. `keys` is read straight into a BSON document, which keeps the key
+/// order of the file: for a compound index that order is the index.
+#[derive(Debug, Deserialize)]
+pub struct IndexSpec {
+    pub collection: String,
+    pub name: String,
+    pub keys: Document,
+}
+
+/// The indexes of the spec file.
+pub fn specs() -> Result<Vec<IndexSpec>, serde_json::Error> {
+    Ok(serde_json::from_str::<IndexFile>(SPEC)?.indexes)
+}
+
+/// Creates every index of the spec file in `db`.
+pub async fn ensure(db: &Database) -> Result<(), crate::QueryError> {
+    for spec in specs()? {
+        let model = IndexModel::builder()
+            .keys(spec.keys)
+            .options(IndexOptions::builder().name(spec.name.clone()).build())
+            .build();
+        db.collection::<Document>(&spec.collection)
+            .create_index(model)
+            .await?;
+        tracing::debug!(collection = %spec.collection, index = %spec.name, "index ensured");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spec_file_keeps_compound_key_order() {
+        let specs = specs().expect("valid index spec");
+        let orders = specs
+            .iter()
+            .find(|spec| spec.collection == "order_details")
+            .expect("an order_details index");
+        let keys: Vec<&String> = orders.keys.keys().collect();
+        assert_eq!(keys, ["customer_id", "placed_at"]);
+    }
+}

@@ -1,0 +1,147 @@
+//! The MongoDB projections `product_list` and `order_details`.
+//!
+//! Every document carries `version`, the sequence of the last event of its aggregate
+//! applied to it. Each write is filtered on `version < sequence`, which makes it
+//! idempotent: a redelivered (or older) event matches nothing. Where the event may
+//! create the document, the write upserts; an upsert whose filter failed only because
+//! the document is already newer collides on `_id`, and that duplicate-key error is
+//! how "already applied" shows up.
+
+use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::{Collection, Database};
+use platform::envelope::EventEnvelope;
+
+use super::events::{OrderEvent, OrderPlaced, ProductEvent};
+use super::Outcome;
+use crate::store::{ORDER_DETAILS, PRODUCT_LIST};
+
+const DUPLICATE_KEY: i32 = 11000;
+
+/// Applies a product event to `product_list`. Every product event upserts, so stock
+/// counters survive even if they were to arrive before the product's description.
+pub async fn apply_product(
+    db: &Database,
+    envelope: &EventEnvelope,
+    event: &ProductEvent,
+) -> Result<Outcome, mongodb::error::Error> {
+    let collection = db.collection::<Document>(PRODUCT_LIST);
+    let update = product_update(envelope, event);
+    versioned_write(&collection, envelope, update, true).await
+}
+
+fn product_update(envelope: &EventEnvelope, event: &ProductEvent) -> Document {
+    let mut set = doc! {
+        "sku": event.sku(),
+        "version": envelope.sequence,
+        "updated_at": occurred_at(envelope),
+    };
+    if let ProductEvent::ProductAdded(added) = event {
+        set.insert("name", &added.name);
+        set.insert("category", &added.category);
+        set.insert("price_cents", added.price_cents);
+        let zero = doc! {"available": 0_i64, "reserved": 0_i64, "sold": 0_i64};
+        return doc! {"$set": set, "$setOnInsert": zero};
+    }
+    let delta = event.stock_delta();
+    let inc = doc! {"available": delta.available, "reserved": delta.reserved, "sold": delta.sold};
+    doc! {"$set": set, "$inc": inc}
+}
+
+/// Applies an order event to `order_details`. Only `OrderPlaced` creates the document:
+/// a status change for an order never placed has nothing meaningful to update.
+pub async fn apply_order(
+    db: &Database,
+    envelope: &EventEnvelope,
+    event: &OrderEvent,
+) -> Result<Outcome, mongodb::error::Error> {
+    let collection = db.collection::<Document>(ORDER_DETAILS);
+    let (set, upsert) = match event {
+        OrderEvent::OrderPlaced(placed) => (placed_fields(envelope, placed), true),
+        OrderEvent::OrderConfirmed(_) => (doc! {"status": "confirmed"}, false),
+        OrderEvent::OrderCancelled(cancelled) => {
+            let fields = doc! {"status": "cancelled", "cancel_reason": &cancelled.reason};
+            (fields, false)
+        }
+    };
+    let mut set = set;
+    set.insert("version", envelope.sequence);
+    set.insert("updated_at", occurred_at(envelope));
+    let outcome = versioned_write(&collection, envelope, doc! {"$set": set}, upsert).await?;
+    if outcome == Outcome::AlreadyApplied && !upsert {
+        warn_if_missing(&collection, envelope).await?;
+    }
+    Ok(outcome)
+}
+
+fn placed_fields(envelope: &EventEnvelope, placed: &OrderPlaced) -> Document {
+    let lines: Vec<Document> = placed
+        .lines
+        .iter()
+        .map(|line| {
+            doc! {
+                "sku": &line.sku,
+                "quantity": line.quantity,
+                "unit_price_cents": line.unit_price_cents,
+            }
+        })
+        .collect();
+    doc! {
+        "order_id": &placed.order_id,
+        "customer_id": &placed.customer_id,
+        "lines": lines,
+        "total_cents": placed.total_cents,
+        "status": "placed",
+        "cancel_reason": Bson::Null,
+        "placed_at": occurred_at(envelope),
+    }
+}
+
+/// Matching nothing is normally a replay; for a status change it may also mean the
+/// order was never projected (its `OrderPlaced` dead-lettered), which an operator
+/// should hear about.
+async fn warn_if_missing(
+    collection: &Collection<Document>,
+    envelope: &EventEnvelope,
+) -> Result<(), mongodb::error::Error> {
+    let found = collection
+        .find_one(doc! {"_id": &envelope.aggregate_id})
+        .await?;
+    if found.is_none() {
+        tracing::warn!(order_id = %envelope.aggregate_id, event_type = %envelope.event_type,
+            "status change for an order that was never projected; skipped");
+    }
+    Ok(())
+}
+
+async fn versioned_write(
+    collection: &Collection<Document>,
+    envelope: &EventEnvelope,
+    update: Document,
+    upsert: bool,
+) -> Result<Outcome, mongodb::error::Error> {
+    let filter = doc! {"_id": &envelope.aggregate_id, "version": {"$lt": envelope.sequence}};
+    match collection.update_one(filter, update).upsert(upsert).await {
+        Ok(result) if result.matched_count > 0 || result.upserted_id.is_some() => {
+            Ok(Outcome::Applied)
+        }
+        Ok(_) => Ok(Outcome::AlreadyApplied),
+        Err(err) if is_duplicate_key(&err) => Ok(Outcome::AlreadyApplied),
+        Err(err) => Err(err),
+    }
+}
+
+/// True for MongoDB's duplicate-key error, whichever way the server reports it.
+pub fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(error)) => error.code == DUPLICATE_KEY,
+        ErrorKind::Command(error) => error.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+/// The document's times are the event's, not the projector's clock, so rebuilding a
+/// read model from the same events gives the same documents.
+pub fn occurred_at(envelope: &EventEnvelope) -> DateTime {
+    DateTime::from_millis(envelope.occurred_at.timestamp_millis())
+}

@@ -1,0 +1,126 @@
+//! The read models as the API serves them, and the queries that fetch them.
+//!
+//! Views list their fields explicitly, so storage details (`_id`, checkpoints) never
+//! reach a client; times are stored as BSON dates and served as RFC 3339.
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Document};
+use mongodb::Database;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::projector::events::OrderLine;
+use crate::store::{ReadStore, ORDER_DETAILS, PRODUCT_LIST};
+
+/// A `product_list` document. Description fields are optional because stock events
+/// create the document too, should they ever come first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductView {
+    pub sku: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub price_cents: Option<i64>,
+    #[serde(default)]
+    pub available: i64,
+    #[serde(default)]
+    pub reserved: i64,
+    #[serde(default)]
+    pub sold: i64,
+    pub version: i64,
+    #[serde(deserialize_with = "bson_datetime")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An `order_details` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub order_id: String,
+    pub customer_id: String,
+    pub lines: Vec<OrderLine>,
+    pub total_cents: i64,
+    /// `placed`, `confirmed` or `cancelled`.
+    pub status: String,
+    #[serde(default)]
+    pub cancel_reason: Option<String>,
+    #[serde(deserialize_with = "bson_datetime")]
+    pub placed_at: DateTime<Utc>,
+    #[serde(deserialize_with = "bson_datetime")]
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// A `stock:{sku}` hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockView {
+    pub sku: String,
+    pub available: i64,
+    pub reserved: i64,
+    pub sold: i64,
+}
+
+pub async fn product(
+    db: &Database,
+    sku: &str,
+) -> Result<Option<ProductView>, mongodb::error::Error> {
+    db.collection::<ProductView>(PRODUCT_LIST)
+        .find_one(doc! {"_id": sku})
+        .await
+}
+
+/// A page of products, optionally of one category, in sku order.
+pub async fn products(
+    db: &Database,
+    category: Option<&str>,
+    limit: i64,
+    offset: u64,
+) -> Result<Vec<ProductView>, mongodb::error::Error> {
+    let filter = match category {
+        Some(category) => doc! {"category": category},
+        None => Document::new(),
+    };
+    db.collection::<ProductView>(PRODUCT_LIST)
+        .find(filter)
+        .sort(doc! {"sku": 1})
+        .skip(offset)
+        .limit(limit)
+        .await?
+        .try_collect()
+        .await
+}
+
+pub async fn order(
+    db: &Database,
+    order_id: &str,
+) -> Result<Option<OrderView>, mongodb::error::Error> {
+    db.collection::<OrderView>(ORDER_DETAILS)
+        .find_one(doc! {"_id": order_id})
+        .await
+}
+
+/// The stock levels of `sku`, or `None` when no event ever created its hash.
+pub async fn stock(store: &ReadStore, sku: &str) -> Result<Option<StockView>, redis::RedisError> {
+    let mut redis = store.redis.clone();
+    let fields: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
+        .arg(store.stock_key(sku))
+        .query_async(&mut redis)
+        .await?;
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let field = |name: &str| fields.get(name).copied().unwrap_or(0);
+    Ok(Some(StockView {
+        sku: sku.to_string(),
+        available: field("available"),
+        reserved: field("reserved"),
+        sold: field("sold"),
+    }))
+}
+
+fn bson_datetime<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    let value = mongodb::bson::DateTime::deserialize(deserializer)?;
+    DateTime::from_timestamp_millis(value.timestamp_millis())
+        .ok_or_else(|| serde::de::Error::custom("date out of range"))
+}

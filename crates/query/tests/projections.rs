@@ -1,0 +1,391 @@
+//! The projections and the query API against the real MongoDB and Redis on loopback.
+//!
+//! Each test owns a fresh MongoDB database and Redis key prefix, and drives
+//! [`Projections::apply`] directly with crafted envelopes (the broker is not involved:
+//! a test consuming the shared `query.projections` queue would steal other processes'
+//! events).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::Utc;
+use mongodb::bson::{doc, Document};
+use platform::envelope::EventEnvelope;
+use query::projector::{Outcome, ProjectionError};
+use query::{app, ApiState, BrokerStatus, Projections, ReadStore, Settings};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+static GLOBAL_POSITION: AtomicI64 = AtomicI64::new(1);
+
+struct Fixture {
+    store: ReadStore,
+    projections: Projections,
+    key_prefix: String,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let id = Uuid::new_v4().simple().to_string();
+        let mut settings = Settings::from_env().expect("valid settings");
+        settings.mongodb_database = format!("query_test_{id}");
+        settings.redis_key_prefix = format!("query-test:{id}:");
+        let store = ReadStore::connect(&settings)
+            .await
+            .expect("MongoDB and Redis are reachable");
+        Self {
+            projections: Projections::new(store.clone()),
+            store,
+            key_prefix: settings.redis_key_prefix,
+        }
+    }
+
+    async fn apply(&self, envelope: &EventEnvelope) -> Vec<Outcome> {
+        let outcomes = self
+            .projections
+            .apply(envelope)
+            .await
+            .expect("event applied");
+        outcomes.iter().map(|o| o.outcome).collect()
+    }
+
+    async fn document(&self, collection: &str, id: &str) -> Document {
+        self.store
+            .db
+            .collection::<Document>(collection)
+            .find_one(doc! {"_id": id})
+            .await
+            .expect("MongoDB answers")
+            .unwrap_or_else(|| panic!("{collection} has no document {id}"))
+    }
+
+    async fn stock_hash(&self, sku: &str) -> Vec<(String, i64)> {
+        let mut redis = self.store.redis.clone();
+        let mut fields: Vec<(String, i64)> = redis::cmd("HGETALL")
+            .arg(self.store.stock_key(sku))
+            .query_async(&mut redis)
+            .await
+            .expect("Redis answers");
+        fields.sort();
+        fields
+    }
+
+    /// Serves the API on an ephemeral loopback port; returns its base URL.
+    async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("bound address"));
+        let state = ApiState {
+            store: self.store.clone(),
+            broker: BrokerStatus::default(),
+        };
+        tokio::spawn(async move { axum::serve(listener, app(state)).await });
+        base
+    }
+
+    async fn drop_all(self) {
+        self.store.db.drop().await.expect("test database dropped");
+        let mut redis = self.store.redis.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.key_prefix))
+            .query_async(&mut redis)
+            .await
+            .expect("Redis answers");
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut redis)
+                .await
+                .expect("keys deleted");
+        }
+        self.store.shutdown().await;
+    }
+}
+
+fn envelope(
+    service: &str,
+    aggregate: &str,
+    id: &str,
+    sequence: i64,
+    event_type: &str,
+    payload: Value,
+) -> EventEnvelope {
+    EventEnvelope {
+        event_id: Uuid::new_v4(),
+        service: service.to_string(),
+        aggregate_type: aggregate.to_string(),
+        aggregate_id: id.to_string(),
+        sequence,
+        global_position: GLOBAL_POSITION.fetch_add(1, Ordering::Relaxed),
+        event_type: event_type.to_string(),
+        event_version: "1".to_string(),
+        occurred_at: Utc::now(),
+        correlation_id: Some("test-correlation".to_string()),
+        causation_id: None,
+        payload,
+    }
+}
+
+fn product_added(sku: &str, category: &str) -> EventEnvelope {
+    let payload = json!({"sku": sku, "name": format!("Product {sku}"), "category": category, "price_cents": 1250});
+    envelope("inventory", "Product", sku, 1, "ProductAdded", payload)
+}
+
+fn stock_event(sku: &str, sequence: i64, event_type: &str, quantity: u64) -> EventEnvelope {
+    let payload = json!({"sku": sku, "order_id": "o-1", "quantity": quantity});
+    envelope("inventory", "Product", sku, sequence, event_type, payload)
+}
+
+fn order_placed(order_id: &str) -> EventEnvelope {
+    let payload = json!({"order_id": order_id, "customer_id": "c-7", "total_cents": 2700,
+        "lines": [{"sku": "A-1", "quantity": 2, "unit_price_cents": 1250},
+                  {"sku": "B-2", "quantity": 1, "unit_price_cents": 200}]});
+    envelope("order", "Order", order_id, 1, "OrderPlaced", payload)
+}
+
+#[tokio::test]
+async fn product_events_build_the_product_list_and_the_stock_levels() {
+    let fx = Fixture::new().await;
+    fx.apply(&product_added("A-1", "tools")).await;
+    fx.apply(&stock_event("A-1", 2, "StockAdded", 10)).await;
+    fx.apply(&stock_event("A-1", 3, "StockAllocated", 3)).await;
+    fx.apply(&stock_event("A-1", 4, "AllocationCommitted", 2))
+        .await;
+    let last = stock_event("A-1", 5, "AllocationReleased", 1);
+    assert_eq!(fx.apply(&last).await, [Outcome::Applied, Outcome::Applied]);
+
+    let product = fx.document("product_list", "A-1").await;
+    assert_eq!(product.get_str("name"), Ok("Product A-1"));
+    assert_eq!(product.get_str("category"), Ok("tools"));
+    assert_eq!(product.get_i64("price_cents"), Ok(1250));
+    let counters = ["available", "reserved", "sold", "version"].map(|f| product.get_i64(f).ok());
+    assert_eq!(counters, [Some(8), Some(0), Some(2), Some(5)]);
+    let expected = [
+        ("available", 8),
+        ("reserved", 0),
+        ("sold", 2),
+        ("version", 5),
+    ]
+    .map(|(field, value)| (field.to_string(), value));
+    assert_eq!(fx.stock_hash("A-1").await, expected);
+    let checkpoint = fx
+        .document("projection_checkpoints", "stock_levels/inventory")
+        .await;
+    assert_eq!(
+        checkpoint.get_str("last_event_id"),
+        Ok(last.event_id.to_string().as_str())
+    );
+    assert_eq!(checkpoint.get_i64("last_sequence"), Ok(5));
+    fx.drop_all().await;
+}
+
+#[tokio::test]
+async fn order_events_move_an_order_from_placed_to_cancelled() {
+    let fx = Fixture::new().await;
+    let placed = order_placed("o-1");
+    fx.apply(&placed).await;
+    assert_eq!(
+        fx.document("order_details", "o-1").await.get_str("status"),
+        Ok("placed")
+    );
+    let reason = json!({"order_id": "o-1", "reason": "out of stock"});
+    fx.apply(&envelope(
+        "order",
+        "Order",
+        "o-1",
+        2,
+        "OrderCancelled",
+        reason,
+    ))
+    .await;
+
+    let order = fx.document("order_details", "o-1").await;
+    assert_eq!(order.get_str("status"), Ok("cancelled"));
+    assert_eq!(order.get_str("cancel_reason"), Ok("out of stock"));
+    assert_eq!(order.get_str("customer_id"), Ok("c-7"));
+    assert_eq!(order.get_i64("total_cents"), Ok(2700));
+    assert_eq!(order.get_array("lines").map(Vec::len), Ok(2));
+    assert_eq!(order.get_i64("version"), Ok(2));
+    let placed_at = order
+        .get_datetime("placed_at")
+        .expect("placed_at")
+        .timestamp_millis();
+    assert_eq!(placed_at, placed.occurred_at.timestamp_millis());
+    let checkpoint = fx
+        .document("projection_checkpoints", "order_details/order")
+        .await;
+    assert_eq!(checkpoint.get_i64("last_sequence"), Ok(2));
+    fx.drop_all().await;
+}
+
+#[tokio::test]
+async fn replaying_an_event_changes_nothing() {
+    let fx = Fixture::new().await;
+    let events = [
+        product_added("A-1", "tools"),
+        stock_event("A-1", 2, "StockAdded", 4),
+        order_placed("o-1"),
+    ];
+    for event in &events {
+        fx.apply(event).await;
+    }
+    let confirmed = envelope(
+        "order",
+        "Order",
+        "o-1",
+        2,
+        "OrderConfirmed",
+        json!({"order_id": "o-1"}),
+    );
+    fx.apply(&confirmed).await;
+    let before = (
+        fx.document("product_list", "A-1").await,
+        fx.document("order_details", "o-1").await,
+    );
+    let stock_before = fx.stock_hash("A-1").await;
+
+    for event in events.iter().chain([&confirmed]) {
+        let outcomes = fx.apply(event).await;
+        assert!(
+            outcomes.iter().all(|o| *o == Outcome::AlreadyApplied),
+            "{outcomes:?}"
+        );
+    }
+    let after = (
+        fx.document("product_list", "A-1").await,
+        fx.document("order_details", "o-1").await,
+    );
+    assert_eq!(after, before);
+    assert_eq!(fx.stock_hash("A-1").await, stock_before);
+    fx.drop_all().await;
+}
+
+#[tokio::test]
+async fn a_malformed_event_is_refused_for_good_and_an_unknown_one_is_skipped() {
+    let fx = Fixture::new().await;
+    let malformed = envelope(
+        "inventory",
+        "Product",
+        "A-1",
+        1,
+        "StockAdded",
+        json!({"sku": "A-1"}),
+    );
+    let refused = fx.projections.apply(&malformed).await;
+    assert!(
+        matches!(&refused, Err(e @ ProjectionError::Malformed(_)) if !e.is_retryable()),
+        "{refused:?}"
+    );
+    let reserved = envelope(
+        "inventory",
+        "Reservation",
+        "o-1",
+        1,
+        "StockReserved",
+        json!({}),
+    );
+    assert!(fx.apply(&reserved).await.is_empty());
+    fx.drop_all().await;
+}
+
+#[tokio::test]
+async fn a_corrupted_stock_hash_fails_the_event_without_moving_any_counter() {
+    let fx = Fixture::new().await;
+    fx.apply(&stock_event("A-1", 1, "StockAdded", 5)).await;
+    let key = fx.store.stock_key("A-1");
+    let mut redis = fx.store.redis.clone();
+    let _: i64 = redis::cmd("HSET")
+        .arg(&key)
+        .arg("reserved")
+        .arg("garbage")
+        .query_async(&mut redis)
+        .await
+        .expect("HSET");
+    let failed = fx
+        .projections
+        .apply(&stock_event("A-1", 2, "StockAllocated", 2))
+        .await;
+    assert!(
+        matches!(&failed, Err(e @ ProjectionError::Redis(_)) if e.is_retryable()),
+        "{failed:?}"
+    );
+    let available: i64 = redis::cmd("HGET")
+        .arg(&key)
+        .arg("available")
+        .query_async(&mut redis)
+        .await
+        .expect("HGET");
+    assert_eq!(available, 5);
+    fx.drop_all().await;
+}
+
+#[tokio::test]
+async fn unknown_ids_are_answered_with_404_and_a_reason() {
+    let fx = Fixture::new().await;
+    let base = fx.serve().await;
+    for path in ["/products/NOPE", "/orders/no-such-order", "/stock/NOPE"] {
+        let response = reqwest::get(format!("{base}{path}"))
+            .await
+            .expect("HTTP answer");
+        assert_eq!(response.status(), 404, "{path}");
+        let body: Value = response.json().await.expect("JSON body");
+        assert_eq!(body["error"], "not_found", "{path}");
+        assert!(body["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("NOPE") || r.contains("no-such-order")));
+    }
+    fx.drop_all().await;
+}
+
+#[tokio::test]
+async fn products_are_listed_by_category_one_page_at_a_time() {
+    let fx = Fixture::new().await;
+    for (sku, category) in [
+        ("T-3", "tools"),
+        ("G-1", "garden"),
+        ("T-1", "tools"),
+        ("T-2", "tools"),
+    ] {
+        fx.apply(&product_added(sku, category)).await;
+    }
+    let base = fx.serve().await;
+    let page: Value = reqwest::get(format!("{base}/products?category=tools&limit=2&offset=1"))
+        .await
+        .expect("HTTP answer")
+        .json()
+        .await
+        .expect("JSON body");
+    let skus: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|p| p["sku"].as_str())
+        .collect();
+    assert_eq!(skus, ["T-2", "T-3"]);
+    assert_eq!(
+        (page["limit"].as_i64(), page["offset"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert!(
+        page["items"][0].get("_id").is_none(),
+        "storage ids stay internal"
+    );
+
+    let stock: Value = reqwest::get(format!("{base}/stock/G-1"))
+        .await
+        .expect("HTTP answer")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        stock,
+        json!({"sku": "G-1", "available": 0, "reserved": 0, "sold": 0})
+    );
+    for bad in ["limit=0", "limit=501", "limit=ten", "offset=-1"] {
+        let response = reqwest::get(format!("{base}/products?{bad}"))
+            .await
+            .expect("HTTP answer");
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    fx.drop_all().await;
+}

@@ -1,0 +1,239 @@
+//! Commands over the broker: any AMQP client can send them, each command id takes
+//! effect once, and every kind of bad input gets a clear answer or a dead letter.
+
+use std::time::{Duration, Instant};
+
+use cli::client::SendOptions;
+use e2e::TestStack;
+use lapin::options::{BasicGetOptions, BasicPublishOptions};
+use lapin::BasicProperties;
+use serde_json::json;
+
+use crate::support::{assert_accepted, assert_rejected, product_in_stock, sku, stock_becomes};
+
+/// Publishes like any AMQP client would: no library of ours, no reply queue.
+async fn publish_plain(
+    stack: &TestStack,
+    routing_key: &str,
+    body: &[u8],
+    message_id: Option<&str>,
+) -> anyhow::Result<()> {
+    let connection = lapin::Connection::connect(&stack.amqp_url, Default::default()).await?;
+    let channel = connection.create_channel().await?;
+    let mut properties = BasicProperties::default().with_content_type("application/json".into());
+    if let Some(id) = message_id {
+        properties = properties.with_message_id(id.into());
+    }
+    channel
+        .basic_publish(
+            "commands".into(),
+            routing_key.into(),
+            BasicPublishOptions::default(),
+            body,
+            properties,
+        )
+        .await?
+        .await?;
+    connection.close(200, "done".into()).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_product_sent_by_a_plain_amqp_client_shows_up_over_http() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let sku = sku(&stack, "PLAIN");
+    let started = Instant::now();
+    let product =
+        json!({"sku": sku, "name": "Plain mug", "category": "kitchen", "price_cents": 1250});
+    publish_plain(
+        &stack,
+        "inventory.AddProduct",
+        product.to_string().as_bytes(),
+        Some("cmd-add-product"),
+    )
+    .await?;
+    let stock = json!({"sku": sku, "quantity": 7});
+    publish_plain(
+        &stack,
+        "inventory.AddStock",
+        stock.to_string().as_bytes(),
+        Some("cmd-add-stock"),
+    )
+    .await?;
+
+    stock_becomes(&stack, &sku, 7, 0, 0).await?;
+    let (status, body) = stack
+        .eventually("product listed", || async {
+            let (status, body) = stack.get(&format!("/products/{sku}")).await?;
+            anyhow::ensure!(
+                status == 200 && body["available"] == 7,
+                "status {status}: {body}"
+            );
+            Ok((status, body))
+        })
+        .await?;
+    println!("visible over HTTP {:?} after publishing", started.elapsed());
+    assert_eq!(status, 200);
+    assert_eq!(
+        (body["name"].as_str(), body["price_cents"].as_i64()),
+        (Some("Plain mug"), Some(1250))
+    );
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn the_same_command_id_is_applied_once_and_answered_the_same() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let sku = sku(&stack, "ONCE");
+    product_in_stock(&stack, &sku, 100, 5).await?;
+    let body = json!({"sku": sku, "quantity": 3}).to_string();
+    let first = stack
+        .send_with(
+            "inventory.AddStock",
+            body.as_bytes(),
+            SendOptions::default().command_id("restock-1"),
+        )
+        .await?;
+    let second = stack
+        .send_with(
+            "inventory.AddStock",
+            body.as_bytes(),
+            SendOptions::default().command_id("restock-1"),
+        )
+        .await?;
+    assert_accepted(&first);
+    assert_eq!(first, second, "a resent command must get the same reply");
+    assert_eq!(first.events, vec!["StockAdded".to_string()]);
+    assert_eq!(
+        first.version,
+        Some(3),
+        "ProductAdded, StockAdded, StockAdded"
+    );
+    stock_becomes(&stack, &sku, 8, 0, 0).await?;
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn bad_commands_are_rejected_with_a_clear_code() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let sku = sku(&stack, "BAD");
+    product_in_stock(&stack, &sku, 100, 1).await?;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "inventory.AddStock",
+            b"{not json".to_vec(),
+            "malformed_json",
+        ),
+        (
+            "inventory.AddStock",
+            vec![0xff, 0xfe, 0x00],
+            "malformed_json",
+        ),
+        (
+            "inventory.ShipEverything",
+            b"{}".to_vec(),
+            "unknown_command",
+        ),
+        (
+            "inventory.AddStock",
+            json!({"sku": sku, "quantity": 0}).to_string().into_bytes(),
+            "schema_violation",
+        ),
+        (
+            "inventory.AddStock",
+            json!({"sku": sku}).to_string().into_bytes(),
+            "schema_violation",
+        ),
+        (
+            "inventory.AddStock",
+            json!({"sku": "NO-SUCH-SKU", "quantity": 1})
+                .to_string()
+                .into_bytes(),
+            "unknown_product",
+        ),
+        (
+            "inventory.AddProduct",
+            json!({"sku": sku, "name": "x", "category": "y", "price_cents": 1})
+                .to_string()
+                .into_bytes(),
+            "product_already_exists",
+        ),
+        (
+            "inventory.ReserveStock",
+            json!({"order_id": "o-bad", "lines": [{"sku": sku, "quantity": 2}]})
+                .to_string()
+                .into_bytes(),
+            "insufficient_stock",
+        ),
+        (
+            "order.ConfirmOrder",
+            json!({"order_id": "never-placed"}).to_string().into_bytes(),
+            "unknown_order",
+        ),
+    ];
+    for (routing_key, body, code) in cases {
+        let reply = stack
+            .send_with(routing_key, &body, SendOptions::default())
+            .await?;
+        assert_rejected(&reply, code);
+        assert!(
+            reply.error.as_ref().is_some_and(|e| !e.message.is_empty()),
+            "a rejection explains itself"
+        );
+    }
+    // Nothing above changed the stock, and the consumer is still serving.
+    let reply = stack
+        .send("inventory.AddStock", json!({"sku": sku, "quantity": 1}))
+        .await?;
+    assert_accepted(&reply);
+    stock_becomes(&stack, &sku, 2, 0, 0).await?;
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn a_bad_command_nobody_can_be_told_about_is_dead_lettered() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    publish_plain(
+        &stack,
+        "inventory.AddStock",
+        b"{broken",
+        Some("unanswerable-1"),
+    )
+    .await?;
+    publish_plain(
+        &stack,
+        "inventory.AddStock",
+        br#"{"sku":"X","quantity":1}"#,
+        None,
+    )
+    .await?;
+    let connection = lapin::Connection::connect(&stack.amqp_url, Default::default()).await?;
+    let channel = connection.create_channel().await?;
+    let mut dead = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dead.len() < 2 && Instant::now() < deadline {
+        match channel
+            .basic_get(
+                "inventory.commands.dlq".into(),
+                BasicGetOptions { no_ack: true },
+            )
+            .await?
+        {
+            Some(message) => dead.push(message.delivery.data.clone()),
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert!(
+        dead.contains(&b"{broken".to_vec()),
+        "malformed message not dead-lettered: {dead:?}"
+    );
+    assert_eq!(
+        dead.len(),
+        2,
+        "the message without a command id is dead-lettered too"
+    );
+    // The consumer survived both.
+    let sku = sku(&stack, "ALIVE");
+    product_in_stock(&stack, &sku, 1, 1).await?;
+    stack.stop().await
+}
