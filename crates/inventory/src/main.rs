@@ -5,7 +5,7 @@ use anyhow::Context;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     platform::telemetry::init_tracing(inventory::SERVICE);
-    let settings = inventory::Settings::from_env().context("invalid configuration")?;
+    let settings = inventory::settings_from_env().context("invalid configuration")?;
     tracing::info!(?settings, "starting inventory service");
     let application = inventory::build(settings)
         .await

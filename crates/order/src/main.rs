@@ -5,7 +5,7 @@ use anyhow::Context;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     platform::telemetry::init_tracing(order::SERVICE);
-    let settings = order::Settings::from_env().context("invalid configuration")?;
+    let settings = order::settings_from_env().context("invalid configuration")?;
     tracing::info!(?settings, "starting order service");
     let application = order::build(settings)
         .await

@@ -1,17 +1,104 @@
-//! Running a write-side service: its HTTP server (health, metrics), its outbox relay
-//! and its command consumer, side by side until one shutdown future resolves.
+//! Building and running a write-side service: its database (migrated at start-up), its
+//! HTTP server (health, metrics), its outbox relay and its command consumer, side by
+//! side until one shutdown future resolves.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::command_bus::{CommandBus, CommandHandler};
+use crate::config::{env_or, parse_env, redact_url, BrokerSettings, ConfigError, RelaySettings};
+use crate::http::{operational_routes, Health};
 use crate::relay::Relay;
+use crate::schema::{SchemaError, SchemaRegistry};
+
+/// The settings of one write-side service, read from variables named after it.
+#[derive(Clone)]
+pub struct ServiceSettings {
+    /// `<SERVICE>_DATABASE_URL`: the service's own database, reachable only by its role.
+    pub database_url: String,
+    /// `<SERVICE>_DB_POOL_SIZE`.
+    pub pool_size: u32,
+    /// `HTTP_ADDR`: health and metrics.
+    pub http_addr: String,
+    pub broker: BrokerSettings,
+    pub relay: RelaySettings,
+}
+
+impl ServiceSettings {
+    /// Reads the settings of `service`; locally its database is `<service>_svc`, reached
+    /// as role `<service>_svc` without a password (trust authentication on loopback).
+    pub fn from_env(service: &str, default_http_port: u16) -> Result<Self, ConfigError> {
+        let upper = service.to_uppercase();
+        let local_database = format!("postgres://{service}_svc@127.0.0.1:5432/{service}_svc");
+        Ok(Self {
+            database_url: env_or(&format!("{upper}_DATABASE_URL"), &local_database),
+            pool_size: parse_env(&format!("{upper}_DB_POOL_SIZE"), 10)?,
+            http_addr: env_or("HTTP_ADDR", &format!("127.0.0.1:{default_http_port}")),
+            broker: BrokerSettings::from_env(),
+            relay: RelaySettings::from_env()?,
+        })
+    }
+}
+
+impl std::fmt::Debug for ServiceSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceSettings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("pool_size", &self.pool_size)
+            .field("http_addr", &self.http_addr)
+            .field("broker", &self.broker)
+            .field("relay", &self.relay)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot reach the database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error("cannot bind the HTTP address: {0}")]
+    Bind(#[from] std::io::Error),
+}
+
+/// Connects and migrates the service's database, compiles its command schemas, builds
+/// its handler from the pool, and binds its HTTP listener.
+pub async fn build_write_side<H: CommandHandler>(
+    service: &str,
+    settings: ServiceSettings,
+    migrator: &Migrator,
+    schemas: &[(&str, &str)],
+    handler: impl FnOnce(PgPool) -> H,
+) -> Result<WriteSide<H>, StartupError> {
+    let pool = connect_postgres(&settings.database_url, settings.pool_size).await?;
+    migrator.run(&pool).await?;
+    let schemas = Arc::new(SchemaRegistry::compile(schemas)?);
+    let handler = Arc::new(handler(pool.clone()));
+    let listener = TcpListener::bind(&settings.http_addr).await?;
+    Ok(WriteSide {
+        listener,
+        router: write_side_routes(pool.clone()),
+        relay: Relay::new(pool.clone(), service, settings.relay),
+        bus: CommandBus::new(service, pool, schemas, handler),
+        amqp_url: settings.broker.amqp_url,
+    })
+}
+
+/// The HTTP routes of a write-side service: health (its database) and metrics.
+pub fn write_side_routes(pool: PgPool) -> Router {
+    operational_routes(Health::default().with_postgres("postgres", pool))
+}
 
 /// Connects to a service's database, waiting for it at start-up (up to ~30 s) so the
 /// stack can start in any order.
