@@ -93,8 +93,19 @@ impl TestStack {
             relay: Self::relay(),
         })
         .await?;
+        let ports = [inventory.port(), order.port()];
         self.spawn(inventory.run_until(self.shutdown.clone().cancelled_owned()));
         self.spawn(order.run_until(self.shutdown.clone().cancelled_owned()));
+        // Commands are published as mandatory: wait until each service consumes its queue.
+        for port in ports {
+            let url = format!("http://127.0.0.1:{port}/health");
+            self.eventually("write side healthy", || async {
+                let status = self.http.get(&url).send().await?.status();
+                anyhow::ensure!(status.is_success(), "health {status}");
+                Ok(())
+            })
+            .await?;
+        }
         Ok(())
     }
 

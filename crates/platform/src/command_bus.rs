@@ -10,6 +10,7 @@
 mod reply;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,6 +68,8 @@ pub trait CommandHandler: Send + Sync + 'static {
 enum Stopped {
     Shutdown,
     StreamEnded,
+    /// A command was handed back for a retry: resume at once on a fresh channel.
+    Retrying,
 }
 
 /// What happens to a delivery once it is evaluated.
@@ -78,6 +81,8 @@ enum Disposition {
 /// The command consumer of one service.
 pub struct CommandBus<H> {
     service: String,
+    /// Whether a consuming broker session is open, for `/health`.
+    connected: Arc<AtomicBool>,
     pool: PgPool,
     schemas: Arc<SchemaRegistry>,
     handler: Arc<H>,
@@ -87,10 +92,16 @@ impl<H: CommandHandler> CommandBus<H> {
     pub fn new(service: &str, pool: PgPool, schemas: Arc<SchemaRegistry>, handler: Arc<H>) -> Self {
         Self {
             service: service.to_string(),
+            connected: Arc::default(),
             pool,
             schemas,
             handler,
         }
+    }
+
+    /// A flag that is true while the bus holds a consuming broker session.
+    pub fn connected(&self) -> Arc<AtomicBool> {
+        self.connected.clone()
     }
 
     /// The queue this service consumes its commands from.
@@ -104,8 +115,11 @@ impl<H: CommandHandler> CommandBus<H> {
     pub async fn run(self, amqp_url: String, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            match self.consume(&amqp_url, &mut shutdown).await {
+            let session = self.consume(&amqp_url, &mut shutdown).await;
+            self.connected.store(false, Ordering::Relaxed);
+            match session {
                 Ok(Stopped::Shutdown) => return,
+                Ok(Stopped::Retrying) => continue,
                 Ok(Stopped::StreamEnded) => {
                     tracing::warn!(service = %self.service, "command stream ended, reconnecting");
                 }
@@ -141,6 +155,7 @@ impl<H: CommandHandler> CommandBus<H> {
                 FieldTable::default(),
             )
             .await?;
+        self.connected.store(true, Ordering::Relaxed);
         loop {
             let delivery = tokio::select! {
                 () = &mut *shutdown => return Ok(Stopped::Shutdown),
@@ -149,13 +164,18 @@ impl<H: CommandHandler> CommandBus<H> {
                     None => return Ok(Stopped::StreamEnded),
                 },
             };
-            self.process(&channel, delivery).await;
+            if !self.process(&channel, delivery).await {
+                // Closing the session requeues the prefetched commands behind the failed
+                // one in their original order, so they are not executed ahead of it.
+                let _ = connection.close(200, "retrying".into()).await;
+                return Ok(Stopped::Retrying);
+            }
         }
     }
 
     /// Evaluates one delivery and settles it: answered and acked, dead-lettered, or
-    /// requeued for a retry.
-    pub async fn process(&self, channel: &Channel, delivery: Delivery) {
+    /// requeued for a retry. Returns `false` when it was requeued.
+    pub async fn process(&self, channel: &Channel, delivery: Delivery) -> bool {
         match self.evaluate(&delivery).await {
             Disposition::Answer(reply) => {
                 metrics::counter!("commands_total", "service" => self.service.clone(),
@@ -175,6 +195,7 @@ impl<H: CommandHandler> CommandBus<H> {
                 } else {
                     settle(delivery.ack(BasicAckOptions::default()).await);
                 }
+                true
             }
             Disposition::Retry(reason) => {
                 tracing::warn!(reason, "command will be retried");
@@ -187,6 +208,7 @@ impl<H: CommandHandler> CommandBus<H> {
                         })
                         .await,
                 );
+                false
             }
         }
     }

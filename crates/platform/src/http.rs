@@ -47,6 +47,14 @@ impl Health {
         })
     }
 
+    /// A flag a background task keeps up to date (a broker session, say).
+    pub fn with_flag(self, name: &str, up: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.with_check(name, move || {
+            let up = up.load(std::sync::atomic::Ordering::Relaxed);
+            async move { up.then_some(()).ok_or_else(|| "not connected".to_string()) }
+        })
+    }
+
     async fn report(&self) -> (bool, serde_json::Value) {
         let mut healthy = true;
         let mut report = serde_json::Map::new();

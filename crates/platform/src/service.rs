@@ -86,18 +86,17 @@ pub async fn build_write_side<H: CommandHandler>(
     let schemas = Arc::new(SchemaRegistry::compile(schemas)?);
     let handler = Arc::new(handler(pool.clone()));
     let listener = TcpListener::bind(&settings.http_addr).await?;
+    let bus = CommandBus::new(service, pool.clone(), schemas, handler);
+    let health = Health::default()
+        .with_postgres("postgres", pool.clone())
+        .with_flag("rabbitmq", bus.connected());
     Ok(WriteSide {
         listener,
-        router: write_side_routes(pool.clone()),
-        relay: Relay::new(pool.clone(), service, settings.relay),
-        bus: CommandBus::new(service, pool, schemas, handler),
+        router: operational_routes(health),
+        relay: Relay::new(pool, service, settings.relay),
+        bus,
         amqp_url: settings.broker.amqp_url,
     })
-}
-
-/// The HTTP routes of a write-side service: health (its database) and metrics.
-pub fn write_side_routes(pool: PgPool) -> Router {
-    operational_routes(Health::default().with_postgres("postgres", pool))
 }
 
 /// Connects to a service's database, waiting for it at start-up (up to ~30 s) so the

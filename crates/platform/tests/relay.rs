@@ -15,34 +15,10 @@ use rand::Rng;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/inventory");
-
-/// A fresh database with the event store schema, dropped by the caller at the end.
-async fn fresh_store() -> anyhow::Result<(PgPool, String)> {
-    let name = format!("relay_test_{}", Uuid::new_v4().simple());
-    let admin = PgPool::connect(ADMIN_URL).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(40)
-        .connect(&format!("postgres://postgres@127.0.0.1:5432/{name}"))
-        .await?;
-    MIGRATOR.run(&pool).await?;
-    Ok((pool, name))
-}
-
-async fn drop_store(pool: PgPool, name: &str) -> anyhow::Result<()> {
-    pool.close().await;
-    let admin = PgPool::connect(ADMIN_URL).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await?;
-    Ok(())
-}
+mod support;
+use support::{drop_store, fresh_store};
 
 async fn insert_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
