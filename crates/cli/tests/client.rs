@@ -1,5 +1,5 @@
 //! `CommandClient` against a real RabbitMQ and a fake service that answers commands out
-//! of order. Needs a broker: `AMQP_URL=... cargo test -p cli -- --ignored`.
+//! of order. Uses the broker at `AMQP_URL` (default: local RabbitMQ), with fresh names.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,7 +128,6 @@ fn options_for(n: usize, count: usize) -> SendOptions {
 }
 
 #[tokio::test]
-#[ignore = "needs RabbitMQ at AMQP_URL"]
 async fn concurrent_sends_each_get_their_own_reply() -> Result<(), Box<dyn std::error::Error>> {
     let service = service();
     let (_service_connection, channel, queue) = bind_service(&service).await?;
@@ -168,7 +167,6 @@ async fn concurrent_sends_each_get_their_own_reply() -> Result<(), Box<dyn std::
 }
 
 #[tokio::test]
-#[ignore = "needs RabbitMQ at AMQP_URL"]
 async fn a_command_nobody_listens_for_is_unroutable() -> Result<(), Box<dyn std::error::Error>> {
     let client = CommandClient::connect(&amqp_url()).await?;
     let result = client
@@ -199,7 +197,6 @@ async fn a_command_nobody_listens_for_is_unroutable() -> Result<(), Box<dyn std:
 }
 
 #[tokio::test]
-#[ignore = "needs RabbitMQ at AMQP_URL"]
 async fn an_unanswered_command_times_out() -> Result<(), Box<dyn std::error::Error>> {
     let service = service();
     let (_connection, _channel, _queue) = bind_service(&service).await?;
