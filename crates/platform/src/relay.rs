@@ -70,6 +70,7 @@ impl Relay {
     }
 
     async fn connect_and_publish(&self, amqp_url: &str) -> Result<(), RelayError> {
+        let _leadership = self.lead().await?;
         let name = format!("{}-relay", self.service);
         let connection = broker::connect(amqp_url, &name, 5).await?;
         let channel = self.open_channel(&connection).await?;
@@ -78,6 +79,27 @@ impl Relay {
             if published == 0 {
                 tokio::time::sleep(self.settings.idle_poll).await;
             }
+        }
+    }
+
+    /// Waits until this relay is the only one publishing its service's store: with
+    /// several replicas of a service, the others stand by. The lock is held by a
+    /// connection taken out of the pool, so dropping it (on any failure) ends the session
+    /// and releases the lock for a standby to take over.
+    async fn lead(&self) -> Result<sqlx::PgConnection, RelayError> {
+        let mut connection = self.pool.acquire().await?.detach();
+        let key = format!("outbox-relay:{}", self.service);
+        loop {
+            let leading: bool =
+                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+                    .bind(&key)
+                    .fetch_one(&mut connection)
+                    .await?;
+            if leading {
+                tracing::info!(service = %self.service, "relay is leading");
+                return Ok(connection);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 

@@ -234,3 +234,38 @@ async fn commit_order(pool: &PgPool) -> anyhow::Result<HashMap<Uuid, (i64, i64)>
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_relays_on_one_store_only_the_leader_publishes() -> anyhow::Result<()> {
+    let (pool, name) = fresh_store().await?;
+    let service = format!("relaytest{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let mut events = subscribe(&service).await?;
+    let settings = RelaySettings {
+        batch_size: 3,
+        idle_poll: Duration::from_millis(5),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let relays: Vec<_> = (0..2)
+        .map(|_| {
+            let relay = Relay::new(pool.clone(), service.clone(), settings.clone());
+            let mut stopped = stopped.clone();
+            tokio::spawn(relay.run(AMQP_URL.to_string(), async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
+        })
+        .collect();
+    let committed: HashSet<Uuid> = writer(pool.clone(), 0, 40).await?.into_iter().collect();
+    let received = receive(&mut events, committed.len()).await;
+    stop.send(true)?;
+    for relay in relays {
+        relay.await?;
+    }
+    let ids: Vec<Uuid> = received.iter().map(|e| e.event_id).collect();
+    assert_eq!(
+        ids.len(),
+        committed.len(),
+        "each event published once, not once per relay"
+    );
+    assert_eq!(ids.into_iter().collect::<HashSet<_>>(), committed);
+    drop_store(pool, &name).await
+}
