@@ -8,8 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{AggregateError, CqrsFramework, EventStore};
+use cqrs_es::{CqrsFramework, EventStore};
 use platform::command_bus::{CommandHandler, IncomingCommand, Outcome, Unavailable};
+use platform::cqrs::{decode_tagged, outcome};
 use platform::store::{self, StoreError};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
@@ -24,34 +25,7 @@ const MAX_ATTEMPTS: usize = 5;
 type Store<A> = PersistedEventStore<PostgresEventRepository, A>;
 
 /// Why a command did not take effect.
-#[derive(Debug, thiserror::Error)]
-pub enum ExecutionError {
-    #[error(transparent)]
-    Rule(#[from] InventoryError),
-    #[error("too many concurrent changes to the same stock, try again")]
-    Conflict,
-    #[error("event store unavailable: {0}")]
-    Store(String),
-}
-
-impl From<StoreError> for ExecutionError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Conflict => Self::Conflict,
-            other => Self::Store(other.to_string()),
-        }
-    }
-}
-
-impl From<AggregateError<InventoryError>> for ExecutionError {
-    fn from(err: AggregateError<InventoryError>) -> Self {
-        match err {
-            AggregateError::UserError(rule) => Self::Rule(rule),
-            AggregateError::AggregateConflict => Self::Conflict,
-            other => Self::Store(other.to_string()),
-        }
-    }
-}
+pub type ExecutionError = platform::cqrs::ExecutionError<InventoryError>;
 
 pub struct Inventory {
     pool: PgPool,
@@ -158,7 +132,7 @@ impl Inventory {
                 sequences.insert(sku.clone(), context.current_sequence);
                 products.insert(sku, context.aggregate);
             }
-            let decision = decide(&held.aggregate, &products)?;
+            let decision = decide(&held.aggregate, &products).map_err(ExecutionError::Rule)?;
             if decision.reservation.is_empty() && decision.products.is_empty() {
                 return Ok(());
             }
@@ -186,35 +160,13 @@ impl Inventory {
 
 impl CommandHandler for Inventory {
     async fn execute(&self, command: IncomingCommand) -> Result<Outcome, Unavailable> {
-        let Some(decoded) = InventoryCommand::decode(&command.name, command.body) else {
-            return Ok(rejected(
-                None,
-                "unknown_command",
-                format!("inventory has no command {}", command.name),
-            ));
-        };
-        let decoded = match decoded {
-            Ok(decoded) => decoded,
-            Err(err) => return Ok(rejected(None, "invalid_body", err.to_string())),
-        };
+        let decoded: InventoryCommand =
+            match decode_tagged(crate::commands::SCHEMAS, &command.name, command.body) {
+                Ok(decoded) => decoded,
+                Err(rejection) => return Ok(rejection),
+            };
         let aggregate_id = decoded.aggregate_id().to_string();
-        match Inventory::execute(self, decoded, command.context.to_metadata()).await {
-            Ok(()) => Ok(Outcome::Accepted { aggregate_id }),
-            Err(ExecutionError::Rule(rule)) => {
-                Ok(rejected(Some(aggregate_id), rule.code(), rule.to_string()))
-            }
-            Err(ExecutionError::Conflict) => {
-                Err(Unavailable("concurrency conflicts persisted".into()))
-            }
-            Err(ExecutionError::Store(cause)) => Err(Unavailable(cause)),
-        }
-    }
-}
-
-fn rejected(aggregate_id: Option<String>, code: &str, message: String) -> Outcome {
-    Outcome::Rejected {
-        aggregate_id,
-        code: code.to_string(),
-        message,
+        let result = Inventory::execute(self, decoded, command.context.to_metadata()).await;
+        outcome(aggregate_id, result)
     }
 }

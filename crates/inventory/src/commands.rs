@@ -2,7 +2,6 @@
 //! already validated against `schemas/inventory/`.
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::domain::StockLine;
 
@@ -32,7 +31,8 @@ pub struct OrderRef {
     pub order_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Externally tagged (`{"AddStock": {...}}`), as `platform::cqrs::decode_tagged` reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub enum InventoryCommand {
     AddProduct(AddProduct),
     AddStock(AddStock),
@@ -66,19 +66,6 @@ pub const SCHEMAS: &[(&str, &str)] = &[
 ];
 
 impl InventoryCommand {
-    /// Decodes a body by command name. `None` for a name the service does not know.
-    pub fn decode(name: &str, body: Value) -> Option<Result<Self, serde_json::Error>> {
-        let decoded = match name {
-            "AddProduct" => serde_json::from_value(body).map(Self::AddProduct),
-            "AddStock" => serde_json::from_value(body).map(Self::AddStock),
-            "ReserveStock" => serde_json::from_value(body).map(Self::ReserveStock),
-            "ReleaseStock" => serde_json::from_value(body).map(Self::ReleaseStock),
-            "CommitReservation" => serde_json::from_value(body).map(Self::CommitReservation),
-            _ => return None,
-        };
-        Some(decoded)
-    }
-
     /// The aggregate the command is addressed to: the sku, or the order's reservation.
     pub fn aggregate_id(&self) -> &str {
         match self {

@@ -2,7 +2,6 @@
 //! `schemas/events/inventory/`, and every command example matches `schemas/commands/`.
 
 use cqrs_es::DomainEvent;
-use platform::envelope::unwrap_payload;
 use platform::schema::SchemaRegistry;
 use serde_json::json;
 
@@ -44,11 +43,7 @@ const EVENT_SCHEMAS: &[(&str, &str)] = &[
 ];
 
 fn assert_matches_schema<E: DomainEvent>(registry: &SchemaRegistry, event: &E) {
-    let payload = unwrap_payload(
-        &event.event_type(),
-        serde_json::to_value(event).expect("serializable"),
-    );
-    if let Err(err) = registry.validate(&event.event_type(), &payload) {
+    if let Err(err) = registry.validate_event(event) {
         panic!("{} does not match its schema: {err}", event.event_type());
     }
 }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateError, CqrsFramework};
 use platform::command_bus::{CommandHandler, IncomingCommand, Outcome, Unavailable};
+use platform::cqrs::{decode_tagged, outcome, ExecutionError};
 use postgres_es::PostgresEventRepository;
-use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::domain::{Order, OrderCommand};
@@ -29,15 +29,6 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../../schemas/commands/order/CancelOrder.v1.json"),
     ),
 ];
-
-/// Decodes a schema-valid body into the command named by the routing key.
-pub fn decode(name: &str, body: Value) -> Option<Result<OrderCommand, serde_json::Error>> {
-    if !SCHEMAS.iter().any(|(known, _)| *known == name) {
-        return None;
-    }
-    // The command enum is externally tagged: `{"PlaceOrder": {...}}`.
-    Some(serde_json::from_value(serde_json::json!({ name: body })))
-}
 
 fn order_id(command: &OrderCommand) -> &str {
     match command {
@@ -71,30 +62,12 @@ impl Orders {
 
 impl CommandHandler for Orders {
     async fn execute(&self, command: IncomingCommand) -> Result<Outcome, Unavailable> {
-        let rejected =
-            |aggregate_id: Option<String>, code: &str, message: String| Outcome::Rejected {
-                aggregate_id,
-                code: code.into(),
-                message,
-            };
-        let decoded = match decode(&command.name, command.body) {
-            None => {
-                return Ok(rejected(
-                    None,
-                    "unknown_command",
-                    format!("order has no command {}", command.name),
-                ))
-            }
-            Some(Err(err)) => return Ok(rejected(None, "invalid_body", err.to_string())),
-            Some(Ok(decoded)) => decoded,
+        let decoded = match decode_tagged(SCHEMAS, &command.name, command.body) {
+            Ok(decoded) => decoded,
+            Err(rejection) => return Ok(rejection),
         };
         let aggregate_id = order_id(&decoded).to_string();
-        match Orders::execute(self, decoded, command.context.to_metadata()).await {
-            Ok(()) => Ok(Outcome::Accepted { aggregate_id }),
-            Err(AggregateError::UserError(rule)) => {
-                Ok(rejected(Some(aggregate_id), rule.code(), rule.to_string()))
-            }
-            Err(other) => Err(Unavailable(other.to_string())),
-        }
+        let result = Orders::execute(self, decoded, command.context.to_metadata()).await;
+        outcome(aggregate_id, result.map_err(ExecutionError::from))
     }
 }

@@ -54,6 +54,18 @@ impl SchemaRegistry {
         self.validators.contains_key(name)
     }
 
+    /// Validates an event's wire payload (as the relay publishes it) against the schema
+    /// registered under its event type: the check behind every contract test.
+    pub fn validate_event<E: cqrs_es::DomainEvent>(&self, event: &E) -> Result<(), SchemaError> {
+        let event_type = event.event_type();
+        let stored = serde_json::to_value(event)
+            .map_err(|e| SchemaError::Violations(vec![e.to_string()]))?;
+        self.validate(
+            &event_type,
+            &crate::envelope::unwrap_payload(&event_type, stored),
+        )
+    }
+
     /// Validates `body` against the schema of command `name`, listing every violation.
     pub fn validate(&self, name: &str, body: &Value) -> Result<(), SchemaError> {
         let validator = self

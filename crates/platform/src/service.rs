@@ -93,7 +93,8 @@ pub async fn build_write_side<H: CommandHandler>(
     Ok(WriteSide {
         listener,
         router: operational_routes(health),
-        relay: Relay::new(pool, service, settings.relay),
+        relay: Relay::new(pool.clone(), service, settings.relay),
+        pool,
         bus,
         amqp_url: settings.broker.amqp_url,
     })
@@ -127,6 +128,8 @@ pub struct WriteSide<H> {
     pub relay: Relay,
     pub bus: CommandBus<H>,
     pub amqp_url: String,
+    /// The service's database, migrated, for tasks of its own.
+    pub pool: PgPool,
 }
 
 impl<H: CommandHandler> WriteSide<H> {
@@ -141,6 +144,20 @@ impl<H: CommandHandler> WriteSide<H> {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.run_with(shutdown, |_| async {}).await
+    }
+
+    /// Like [`Self::run_until`], with one more task of the service's own (a dispatcher,
+    /// say) run beside the others: `task` gets the shutdown token, to check between
+    /// units of work, and must return soon after it is cancelled.
+    pub async fn run_with<F>(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        task: impl FnOnce(CancellationToken) -> F,
+    ) -> std::io::Result<()>
+    where
+        F: Future<Output = ()>,
+    {
         let token = CancellationToken::new();
         let trigger = token.clone();
         tokio::spawn(async move {
@@ -153,7 +170,8 @@ impl<H: CommandHandler> WriteSide<H> {
             .relay
             .run(self.amqp_url.clone(), token.clone().cancelled_owned());
         let bus = self.bus.run(self.amqp_url, token.clone().cancelled_owned());
-        let (served, (), ()) = tokio::join!(http, relay, bus);
+        let own = task(token.clone());
+        let (served, (), (), ()) = tokio::join!(http, relay, bus, own);
         served
     }
 }

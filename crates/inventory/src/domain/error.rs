@@ -1,5 +1,6 @@
 //! The business rules of the inventory context, one variant each.
 
+use platform::cqrs::BusinessRule;
 use serde::{Deserialize, Serialize};
 
 /// A line that cannot be reserved, and why.
@@ -49,9 +50,8 @@ fn describe(shortages: &[Shortage]) -> String {
         .join(", ")
 }
 
-impl InventoryError {
-    /// The stable code sent in a rejected reply.
-    pub fn code(&self) -> &'static str {
+impl BusinessRule for InventoryError {
+    fn code(&self) -> &'static str {
         match self {
             Self::ProductAlreadyExists(_) => "product_already_exists",
             Self::UnknownProduct(_) => "unknown_product",

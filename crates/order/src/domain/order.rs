@@ -79,9 +79,8 @@ pub enum OrderError {
     MissingReason,
 }
 
-impl OrderError {
-    /// The stable code sent in a rejected reply.
-    pub fn code(&self) -> &'static str {
+impl platform::cqrs::BusinessRule for OrderError {
+    fn code(&self) -> &'static str {
         match self {
             Self::AlreadyPlaced(_) => "already_placed",
             Self::UnknownOrder(_) => "unknown_order",
