@@ -21,6 +21,8 @@ set -euo pipefail
 SERVICES=(
     "inventory-service 8081"
     "order-service 8082"
+    "user-service 8083"
+    "notification-service 8085"
     "query-service 8080"
 )
 QUERY_PORT=8080 # QUERY_URL for the demo client

@@ -3,5 +3,7 @@
 
 mod commands;
 mod isolation;
+mod notifications;
 mod orders;
 mod support;
+mod users;

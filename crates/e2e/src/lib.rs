@@ -1,5 +1,6 @@
-//! End-to-end harness: starts the inventory, order and query services in-process, each
-//! on port 0, against the real PostgreSQL, RabbitMQ, MongoDB and Redis on loopback.
+//! End-to-end harness: starts the inventory, order, user, notification and query services
+//! in-process, each on port 0, against the real PostgreSQL, RabbitMQ, MongoDB and Redis on
+//! loopback.
 //!
 //! Every [`TestStack`] is isolated: its own databases, its own RabbitMQ vhost (so
 //! command queues are not shared with a running demo or another test), its own MongoDB
@@ -8,11 +9,13 @@
 pub mod servers;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cli::client::{CommandClient, SendOptions};
 use platform::command_bus::CommandReply;
 use platform::config::{BrokerSettings, RelaySettings};
+use platform::service::ServiceSettings;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +29,10 @@ pub struct TestStack {
     pub query_url: String,
     pub inventory_database_url: String,
     pub order_database_url: String,
+    pub user_database_url: String,
+    pub notification_database_url: String,
+    /// Where the notification service writes what it sends, one JSON line each.
+    pub notification_outbox_file: PathBuf,
     pub mongodb_database: String,
     pub redis_key_prefix: String,
     client: CommandClient,
@@ -42,6 +49,12 @@ impl TestStack {
         let inventory_database_url =
             servers::create_database(&format!("e2e_inventory_{id}")).await?;
         let order_database_url = servers::create_database(&format!("e2e_order_{id}")).await?;
+        let user_database_url = servers::create_database(&format!("e2e_user_{id}")).await?;
+        let notification_database_url =
+            servers::create_database(&format!("e2e_notification_{id}")).await?;
+        let notification_outbox_file = std::env::temp_dir()
+            .join(format!("e2e_{id}"))
+            .join("notifications.jsonl");
         let shutdown = CancellationToken::new();
         let mut stack = Self {
             query_url: String::new(),
@@ -56,9 +69,13 @@ impl TestStack {
             amqp_url,
             inventory_database_url,
             order_database_url,
+            user_database_url,
+            notification_database_url,
+            notification_outbox_file,
             shutdown,
         };
         stack.start_write_side().await?;
+        stack.start_notification().await?;
         stack.start_query().await?;
         Ok(stack)
     }
@@ -69,44 +86,64 @@ impl TestStack {
         }
     }
 
-    fn relay() -> RelaySettings {
-        RelaySettings {
-            batch_size: 200,
-            idle_poll: Duration::from_millis(20),
+    /// A write-side service's settings for this stack: its own database, port 0.
+    fn service_settings(&self, database_url: &str) -> ServiceSettings {
+        ServiceSettings {
+            database_url: database_url.to_string(),
+            pool_size: 5,
+            http_addr: "127.0.0.1:0".into(),
+            broker: self.broker(),
+            relay: RelaySettings {
+                batch_size: 200,
+                idle_poll: Duration::from_millis(20),
+            },
         }
     }
 
     async fn start_write_side(&mut self) -> anyhow::Result<()> {
-        let inventory = inventory::build(inventory::Settings {
-            database_url: self.inventory_database_url.clone(),
-            pool_size: 5,
-            http_addr: "127.0.0.1:0".into(),
-            broker: self.broker(),
-            relay: Self::relay(),
-        })
-        .await?;
-        let order = order::build(order::Settings {
-            database_url: self.order_database_url.clone(),
-            pool_size: 5,
-            http_addr: "127.0.0.1:0".into(),
-            broker: self.broker(),
-            relay: Self::relay(),
-        })
-        .await?;
-        let ports = [inventory.port(), order.port()];
+        let inventory =
+            inventory::build(self.service_settings(&self.inventory_database_url)).await?;
+        let order = order::build(self.service_settings(&self.order_database_url)).await?;
+        let user = user::build(self.service_settings(&self.user_database_url)).await?;
+        let ports = [inventory.port(), order.port(), user.port()];
         self.spawn(inventory.run_until(self.shutdown.clone().cancelled_owned()));
         self.spawn(order.run_until(self.shutdown.clone().cancelled_owned()));
-        // Commands are published as mandatory: wait until each service consumes its queue.
+        self.spawn(user.run_until(self.shutdown.clone().cancelled_owned()));
         for port in ports {
-            let url = format!("http://127.0.0.1:{port}/health");
-            self.eventually("write side healthy", || async {
-                let status = self.http.get(&url).send().await?.status();
-                anyhow::ensure!(status.is_success(), "health {status}");
-                Ok(())
-            })
-            .await?;
+            self.healthy(port).await?;
         }
         Ok(())
+    }
+
+    /// The notification service, delivering to [`Self::notification_outbox_file`].
+    async fn start_notification(&mut self) -> anyhow::Result<()> {
+        let dispatcher = notification::DispatcherSettings {
+            sender: notification::SenderKind::File(self.notification_outbox_file.clone()),
+            max_attempts: 5,
+            retry_backoff: Duration::from_millis(100),
+            batch_size: 200,
+            idle_poll: Duration::from_millis(20),
+        };
+        let settings = notification::Settings {
+            service: self.service_settings(&self.notification_database_url),
+            dispatcher,
+        };
+        let service = notification::build(settings).await?;
+        let port = service.port();
+        self.spawn(service.run_until(self.shutdown.clone().cancelled_owned()));
+        self.healthy(port).await
+    }
+
+    /// Waits for a write-side service's `/health`: commands are published as mandatory,
+    /// so its command queue must be consumed before the first one is sent.
+    async fn healthy(&self, port: u16) -> anyhow::Result<()> {
+        let url = format!("http://127.0.0.1:{port}/health");
+        self.eventually(&format!("service on port {port} healthy"), || async {
+            let status = self.http.get(&url).send().await?.status();
+            anyhow::ensure!(status.is_success(), "health {status}");
+            Ok(())
+        })
+        .await
     }
 
     async fn start_query(&mut self) -> anyhow::Result<()> {
@@ -200,6 +237,12 @@ impl TestStack {
         }
         servers::drop_database(&format!("e2e_inventory_{}", self.id)).await?;
         servers::drop_database(&format!("e2e_order_{}", self.id)).await?;
+        servers::drop_database(&format!("e2e_user_{}", self.id)).await?;
+        servers::drop_database(&format!("e2e_notification_{}", self.id)).await?;
+        if let Some(outbox) = self.notification_outbox_file.parent() {
+            // Absent when nothing was sent; a leftover in the temp dir harms nothing.
+            let _ = std::fs::remove_dir_all(outbox);
+        }
         servers::drop_mongodb_database(&self.mongodb_database).await?;
         servers::delete_vhost(&format!("e2e_{}", self.id)).await
     }
