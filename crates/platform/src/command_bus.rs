@@ -10,14 +10,10 @@
 mod reply;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
-use lapin::types::FieldTable;
 use lapin::Channel;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -26,6 +22,9 @@ use tracing::Instrument;
 pub use reply::{CommandReply, ReplyError, ReplyStatus};
 
 use crate::broker::{self, COMMANDS_EXCHANGE};
+use crate::consumer::{
+    DeliveryHandler, Disposition as ConsumerDisposition, QueueConsumer, Subscription,
+};
 use crate::envelope::MessageContext;
 use crate::schema::{SchemaError, SchemaRegistry};
 use crate::store;
@@ -62,14 +61,6 @@ pub trait CommandHandler: Send + Sync + 'static {
         &self,
         command: IncomingCommand,
     ) -> impl Future<Output = Result<Outcome, Unavailable>> + Send;
-}
-
-/// Why a consuming session ended without an error.
-enum Stopped {
-    Shutdown,
-    StreamEnded,
-    /// A command was handed back for a retry: resume at once on a fresh channel.
-    Retrying,
 }
 
 /// What happens to a delivery once it is evaluated.
@@ -109,108 +100,18 @@ impl<H: CommandHandler> CommandBus<H> {
         format!("{}.commands", self.service)
     }
 
-    /// Consumes until `shutdown` resolves, reconnecting after broker failures. A command
-    /// being processed when shutdown comes is finished first (the select only fires
-    /// between deliveries), so no half-handled message is left unacknowledged.
+    /// Consumes until `shutdown` resolves, reconnecting after broker failures (see
+    /// [`crate::consumer`]): a command being processed when shutdown comes is finished
+    /// first, and a retried command keeps its place in the queue.
     pub async fn run(self, amqp_url: String, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let session = self.consume(&amqp_url, &mut shutdown).await;
-            self.connected.store(false, Ordering::Relaxed);
-            match session {
-                Ok(Stopped::Shutdown) => return,
-                Ok(Stopped::Retrying) => continue,
-                Ok(Stopped::StreamEnded) => {
-                    tracing::warn!(service = %self.service, "command stream ended, reconnecting");
-                }
-                Err(err) => {
-                    tracing::error!(service = %self.service, error = %err, "command consumer failed, restarting");
-                }
-            }
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
-    }
-
-    async fn consume(
-        &self,
-        amqp_url: &str,
-        shutdown: &mut (impl Future<Output = ()> + Unpin),
-    ) -> Result<Stopped, lapin::Error> {
-        let name = format!("{}-commands", self.service);
-        let connection = broker::connect(amqp_url, &name, 5).await?;
-        let channel = connection.create_channel().await?;
-        broker::declare_exchanges(&channel).await?;
-        let queue = self.queue();
         let binding = format!("{}.*", self.service);
-        broker::declare_queue_with_dlq(&channel, &queue, COMMANDS_EXCHANGE, &[&binding]).await?;
-        channel.basic_qos(16, BasicQosOptions::default()).await?;
-        let mut consumer = channel
-            .basic_consume(
-                queue.as_str().into(),
-                name.as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        self.connected.store(true, Ordering::Relaxed);
-        loop {
-            let delivery = tokio::select! {
-                () = &mut *shutdown => return Ok(Stopped::Shutdown),
-                next = consumer.next() => match next {
-                    Some(delivery) => delivery?,
-                    None => return Ok(Stopped::StreamEnded),
-                },
-            };
-            if !self.process(&channel, delivery).await {
-                // Closing the session requeues the prefetched commands behind the failed
-                // one in their original order, so they are not executed ahead of it.
-                let _ = connection.close(200, "retrying".into()).await;
-                return Ok(Stopped::Retrying);
-            }
-        }
-    }
-
-    /// Evaluates one delivery and settles it: answered and acked, dead-lettered, or
-    /// requeued for a retry. Returns `false` when it was requeued.
-    pub async fn process(&self, channel: &Channel, delivery: Delivery) -> bool {
-        match self.evaluate(&delivery).await {
-            Disposition::Answer(reply) => {
-                metrics::counter!("commands_total", "service" => self.service.clone(),
-                    "status" => reply.status.as_str())
-                .increment(1);
-                let answered = reply::send(channel, &delivery, &reply).await;
-                if reply.status == ReplyStatus::Rejected && !answered {
-                    tracing::warn!(command_id = %reply.command_id, "unanswerable rejection dead-lettered");
-                    settle(
-                        delivery
-                            .nack(BasicNackOptions {
-                                requeue: false,
-                                ..Default::default()
-                            })
-                            .await,
-                    );
-                } else {
-                    settle(delivery.ack(BasicAckOptions::default()).await);
-                }
-                true
-            }
-            Disposition::Retry(reason) => {
-                tracing::warn!(reason, "command will be retried");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                settle(
-                    delivery
-                        .nack(BasicNackOptions {
-                            requeue: true,
-                            ..Default::default()
-                        })
-                        .await,
-                );
-                false
-            }
-        }
+        let subscription =
+            Subscription::new(&self.queue(), COMMANDS_EXCHANGE, &[&binding]).prefetch(16);
+        let connected = self.connected.clone();
+        QueueConsumer::new(subscription, self)
+            .reporting_to(connected)
+            .run(amqp_url, shutdown)
+            .await;
     }
 
     async fn evaluate(&self, delivery: &Delivery) -> Disposition {
@@ -341,6 +242,31 @@ impl<H: CommandHandler> CommandBus<H> {
     }
 }
 
+impl<H: CommandHandler> DeliveryHandler for CommandBus<H> {
+    /// Answers the command and settles it: acknowledged once answered, dead-lettered
+    /// when it is a rejection nobody can hear, handed back when a dependency failed.
+    async fn handle(&self, channel: &Channel, delivery: &Delivery) -> ConsumerDisposition {
+        match self.evaluate(delivery).await {
+            Disposition::Answer(reply) => {
+                metrics::counter!("commands_total", "service" => self.service.clone(),
+                    "status" => reply.status.as_str())
+                .increment(1);
+                let answered = reply::send(channel, delivery, &reply).await;
+                if reply.status == ReplyStatus::Rejected && !answered {
+                    tracing::warn!(command_id = %reply.command_id, "unanswerable rejection dead-lettered");
+                    ConsumerDisposition::DeadLetter
+                } else {
+                    ConsumerDisposition::Ack
+                }
+            }
+            Disposition::Retry(reason) => {
+                tracing::warn!(reason, "command will be retried");
+                ConsumerDisposition::Retry
+            }
+        }
+    }
+}
+
 /// `inventory.AddStock` on the inventory queue names the command `AddStock`; any other
 /// routing key yields a name no schema knows, which is rejected as unknown.
 fn command_name<'a>(routing_key: &'a str, service: &str) -> &'a str {
@@ -348,12 +274,6 @@ fn command_name<'a>(routing_key: &'a str, service: &str) -> &'a str {
         .strip_prefix(service)
         .and_then(|rest| rest.strip_prefix('.'))
         .unwrap_or(routing_key)
-}
-
-fn settle<T>(result: Result<T, lapin::Error>) {
-    if let Err(err) = result {
-        tracing::warn!(error = %err, "could not settle delivery; the broker will redeliver it");
-    }
 }
 
 #[cfg(test)]

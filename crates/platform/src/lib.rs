@@ -8,6 +8,7 @@
 //! - [`store`]: the `events` table as outbox: reading by commit order, atomic multi-aggregate appends.
 //! - [`relay`]: the outbox relay, store to the `events` exchange with publisher confirms.
 //! - [`broker`]: RabbitMQ connection and topology (exchanges, queues, dead-lettering).
+//! - [`consumer`]: the durable-queue consumer loop every RabbitMQ consumer shares.
 //! - [`command_bus`]: the command consumer: decode, validate, de-duplicate, execute, reply.
 //! - [`schema`]: JSON Schema registry used to validate command bodies.
 //! - [`inbox`]: de-duplication of consumed events by `event_id`.
@@ -20,6 +21,7 @@
 pub mod broker;
 pub mod command_bus;
 pub mod config;
+pub mod consumer;
 pub mod cqrs;
 pub mod envelope;
 pub mod http;
