@@ -158,20 +158,42 @@ impl<H: CommandHandler> WriteSide<H> {
     where
         F: Future<Output = ()>,
     {
-        let token = CancellationToken::new();
-        let trigger = token.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            trigger.cancel();
-        });
-        let http = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(token.clone().cancelled_owned());
-        let relay = self
-            .relay
-            .run(self.amqp_url.clone(), token.clone().cancelled_owned());
-        let bus = self.bus.run(self.amqp_url, token.clone().cancelled_owned());
-        let own = task(token.clone());
-        let (served, (), (), ()) = tokio::join!(http, relay, bus, own);
-        served
+        let (relay, bus, amqp_url) = (self.relay, self.bus, self.amqp_url);
+        serve_until(self.listener, self.router, shutdown, |token| async move {
+            let relay_run = relay.run(amqp_url.clone(), token.clone().cancelled_owned());
+            let bus_run = bus.run(amqp_url, token.clone().cancelled_owned());
+            tokio::join!(relay_run, bus_run, task(token));
+        })
+        .await
     }
+}
+
+/// Serves `router` on `listener` and runs `workers` beside it until `shutdown` resolves,
+/// or the server fails: either way the workers are told to stop (through the token they
+/// get) and are waited for, so none is left running without its health endpoint.
+pub async fn serve_until<W, F>(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    workers: W,
+) -> std::io::Result<()>
+where
+    W: FnOnce(CancellationToken) -> F,
+    F: Future<Output = ()>,
+{
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.cancel();
+    });
+    let http = async {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(token.clone().cancelled_owned())
+            .await;
+        token.cancel();
+        served
+    };
+    let (served, ()) = tokio::join!(http, workers(token.clone()));
+    served
 }

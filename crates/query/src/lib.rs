@@ -25,7 +25,6 @@ use std::future::Future;
 use axum::Router;
 use platform::config::ConfigError;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 pub use api::{app, ApiState};
 pub use projector::{BrokerStatus, Projections, Projector};
@@ -97,24 +96,12 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), QueryError> {
-        let token = CancellationToken::new();
-        let trigger = token.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            trigger.cancel();
-        });
-        let http = async {
-            let served = axum::serve(self.listener, self.router)
-                .with_graceful_shutdown(token.clone().cancelled_owned())
-                .await;
-            // A server that died on its own must not leave the projector running.
-            token.cancel();
-            served
-        };
-        let projector = self
-            .projector
-            .run(self.amqp_url, token.clone().cancelled_owned());
-        let (served, ()) = tokio::join!(http, projector);
+        let (projector, amqp_url) = (self.projector, self.amqp_url);
+        let served =
+            platform::service::serve_until(self.listener, self.router, shutdown, |token| {
+                projector.run(amqp_url, token.cancelled_owned())
+            })
+            .await;
         self.store.shutdown().await;
         served.map_err(QueryError::Serve)
     }
