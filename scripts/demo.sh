@@ -22,6 +22,9 @@ SERVICES=(
     "inventory-service 8081"
     "order-service 8082"
     "user-service 8083"
+    "payment-provider 8086"
+    "nats-bridge 8087"
+    "payment-service 8084"
     "notification-service 8085"
     "query-service 8080"
 )

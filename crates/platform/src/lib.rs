@@ -12,6 +12,7 @@
 //! - [`command_bus`]: the command consumer: decode, validate, de-duplicate, execute, reply.
 //! - [`schema`]: JSON Schema registry used to validate command bodies.
 //! - [`inbox`]: de-duplication of consumed events by `event_id`.
+//! - [`nats`]: NATS JetStream: connection, the provider stream, de-duplicated publishing.
 //! - [`http`]: `/health` and `/metrics` routes and the JSON error response.
 //! - [`service`]: running a write-side service: HTTP, relay and command bus until shutdown.
 //! - [`shutdown`]: the process shutdown future.
@@ -26,6 +27,7 @@ pub mod cqrs;
 pub mod envelope;
 pub mod http;
 pub mod inbox;
+pub mod nats;
 pub mod relay;
 pub mod schema;
 pub mod service;
