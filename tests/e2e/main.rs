@@ -5,5 +5,6 @@ mod commands;
 mod isolation;
 mod notifications;
 mod orders;
+mod payments;
 mod support;
 mod users;

@@ -2,13 +2,8 @@
 //! dispatcher (a line in the stack's outbox file) and announced as
 //! `notification.Notification.NotificationSent` on the `events` exchange.
 
-use std::time::{Duration, Instant};
-
 use cli::client::SendOptions;
-use e2e::TestStack;
-use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use platform::envelope::EventEnvelope;
+use e2e::{EventTap, TestStack};
 use serde_json::{json, Value};
 
 use crate::support::{assert_accepted, assert_rejected};
@@ -35,72 +30,10 @@ fn lines_for(stack: &TestStack, notification_id: &str) -> anyhow::Result<Vec<Val
     Ok(lines)
 }
 
-/// A temporary queue bound to `events` for every event of the notification service;
-/// bound before the command is sent, so no event can pass before it exists.
-struct EventTap {
-    _connection: lapin::Connection,
-    channel: lapin::Channel,
-    queue: String,
-}
-
-impl EventTap {
-    async fn bind(stack: &TestStack) -> anyhow::Result<Self> {
-        let connection = lapin::Connection::connect(&stack.amqp_url, Default::default()).await?;
-        let channel = connection.create_channel().await?;
-        let options = QueueDeclareOptions {
-            exclusive: true,
-            auto_delete: true,
-            ..QueueDeclareOptions::default()
-        };
-        let queue = channel
-            .queue_declare("".into(), options, FieldTable::default())
-            .await?;
-        channel
-            .queue_bind(
-                queue.name().clone(),
-                "events".into(),
-                "notification.#".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok(Self {
-            _connection: connection,
-            queue: queue.name().to_string(),
-            channel,
-        })
-    }
-
-    /// Reads events until one with `routing_key` about `notification_id` arrives.
-    async fn wait_for(
-        &self,
-        routing_key: &str,
-        notification_id: &str,
-    ) -> anyhow::Result<EventEnvelope> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let options = BasicGetOptions { no_ack: true };
-            let Some(message) = self
-                .channel
-                .basic_get(self.queue.as_str().into(), options)
-                .await?
-            else {
-                tokio::time::sleep(Duration::from_millis(25)).await;
-                continue;
-            };
-            let event: EventEnvelope = serde_json::from_slice(&message.delivery.data)?;
-            if event.routing_key() == routing_key && event.aggregate_id == notification_id {
-                return Ok(event);
-            }
-        }
-        anyhow::bail!("no {routing_key} for {notification_id} within 10 s")
-    }
-}
-
 #[tokio::test]
 async fn a_requested_notification_is_written_once_and_announced_as_sent() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
-    let tap = EventTap::bind(&stack).await?;
+    let tap = EventTap::bind(&stack, "notification.#").await?;
     let id = format!("welcome-{}", stack.id);
     let reply = stack
         .send("notification.SendNotification", request(&id, "email"))
@@ -127,7 +60,7 @@ async fn a_requested_notification_is_written_once_and_announced_as_sent() -> any
 #[tokio::test]
 async fn a_command_sent_twice_writes_one_line() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
-    let tap = EventTap::bind(&stack).await?;
+    let tap = EventTap::bind(&stack, "notification.#").await?;
     let id = format!("twice-{}", stack.id);
     let body = request(&id, "sms").to_string();
     let send = |command_id: &'static str| {

@@ -6,7 +6,9 @@
 //! command queues are not shared with a running demo or another test), its own MongoDB
 //! database and Redis key prefix. Nothing is mocked.
 
+pub mod payments;
 pub mod servers;
+mod tap;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -21,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use servers::{ADMIN_DATABASE_URL, MONGODB_URL, REDIS_URL};
+pub use tap::EventTap;
 
 /// The whole platform, running for one test.
 pub struct TestStack {
@@ -34,6 +37,9 @@ pub struct TestStack {
     /// Where the notification service writes what it sends, one JSON line each.
     pub notification_outbox_file: PathBuf,
     pub mongodb_database: String,
+    /// Set by [`Self::start_payments`].
+    payment_database: Option<String>,
+    nats: Option<platform::nats::NatsSettings>,
     pub redis_key_prefix: String,
     client: CommandClient,
     http: reqwest::Client,
@@ -65,6 +71,8 @@ impl TestStack {
                 .timeout(Duration::from_secs(5))
                 .build()?,
             tasks: Vec::new(),
+            payment_database: None,
+            nats: None,
             id,
             amqp_url,
             inventory_database_url,
@@ -230,11 +238,12 @@ impl TestStack {
     }
 
     /// Stops every service and removes the test's resources.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    pub async fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
-        for task in self.tasks {
+        for task in std::mem::take(&mut self.tasks) {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
+        self.stop_payments().await?;
         servers::drop_database(&format!("e2e_inventory_{}", self.id)).await?;
         servers::drop_database(&format!("e2e_order_{}", self.id)).await?;
         servers::drop_database(&format!("e2e_user_{}", self.id)).await?;

@@ -1,0 +1,74 @@
+//! The payment side of a test stack, started on demand: the payment service, the
+//! payment-provider simulator and the NATS bridge, on a JetStream stream and subject
+//! prefix of the stack's own (NATS has no vhosts), removed when the stack stops.
+
+use std::time::Duration;
+
+use platform::nats::NatsSettings;
+
+use crate::{servers, TestStack};
+
+/// NATS on loopback, with JetStream.
+pub const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+impl TestStack {
+    /// Starts the provider and the bridge (so the bridge's queue exists before the first
+    /// payment request is published), then the payment service.
+    pub async fn start_payments(&mut self) -> anyhow::Result<()> {
+        let nats = NatsSettings {
+            url: NATS_URL.into(),
+            stream: format!("E2E_{}", self.id.to_uppercase()),
+            subject_prefix: format!("e2e{}", self.id),
+        };
+        self.nats = Some(nats.clone());
+        let provider = provider::build(provider::Settings {
+            http_addr: "127.0.0.1:0".into(),
+            delay: Duration::from_millis(50),
+            concurrency: 8,
+            nats: nats.clone(),
+        })
+        .await?;
+        let bridge = bridge::build(bridge::Settings {
+            http_addr: "127.0.0.1:0".into(),
+            to_nats_keys: bridge::settings::split_keys(bridge::settings::DEFAULT_TO_NATS_KEYS),
+            nats,
+            broker: self.broker(),
+        })
+        .await?;
+        let ports = [provider.port(), bridge.port()];
+        self.spawn(provider.run_until(self.shutdown.clone().cancelled_owned()));
+        self.spawn(bridge.run_until(self.shutdown.clone().cancelled_owned()));
+        for port in ports {
+            self.healthy(port).await?;
+        }
+        self.start_payment_service().await
+    }
+
+    async fn start_payment_service(&mut self) -> anyhow::Result<()> {
+        let database = format!("e2e_payment_{}", self.id);
+        let url = servers::create_database(&database).await?;
+        self.payment_database = Some(database);
+        let payment = payment::build(payment::Settings {
+            service: self.service_settings(&url),
+            policy: Default::default(),
+        })
+        .await?;
+        let port = payment.port();
+        self.spawn(payment.run_until(self.shutdown.clone().cancelled_owned()));
+        self.healthy(port).await
+    }
+
+    /// Removes what [`Self::start_payments`] created.
+    pub(crate) async fn stop_payments(&mut self) -> anyhow::Result<()> {
+        if let Some(database) = self.payment_database.take() {
+            servers::drop_database(&database).await?;
+        }
+        if let Some(nats) = self.nats.take() {
+            let client = async_nats::connect(&nats.url).await?;
+            async_nats::jetstream::new(client)
+                .delete_stream(&nats.stream)
+                .await?;
+        }
+        Ok(())
+    }
+}
