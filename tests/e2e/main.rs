@@ -6,5 +6,6 @@ mod isolation;
 mod notifications;
 mod orders;
 mod payments;
+mod read_side;
 mod support;
 mod users;

@@ -2,7 +2,11 @@
 //!
 //! - `GET /products?category=&limit=&offset=`: a page of products in sku order
 //!   (`limit` 1..=500, default 50), as `{"items": [...], "limit", "offset"}`.
-//! - `GET /products/{sku}`, `GET /orders/{order_id}`: one document.
+//! - `GET /customers/{customer_id}/orders?limit=&offset=`: a page of that customer's
+//!   orders, newest `placed_at` first (same `limit` bounds and shape; an unknown
+//!   customer has an empty page).
+//! - `GET /products/{sku}`, `GET /orders/{order_id}`, `GET /users/{user_id}`: one
+//!   document.
 //! - `GET /stock/{sku}`: stock levels from Redis.
 //! - `GET /health` (MongoDB, Redis, broker session) and `GET /metrics`.
 //!
@@ -18,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::projector::BrokerStatus;
 use crate::store::ReadStore;
-use crate::views::{self, OrderView, ProductView, StockView};
+use crate::views::{self, OrderView, ProductView, StockView, UserView};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
@@ -38,6 +42,8 @@ pub fn app(state: ApiState) -> Router {
         .route("/products/{sku}", get(get_product))
         .route("/stock/{sku}", get(get_stock))
         .route("/orders/{order_id}", get(get_order))
+        .route("/customers/{customer_id}/orders", get(list_customer_orders))
+        .route("/users/{user_id}", get(get_user))
         .with_state(state)
         .merge(operational_routes(health))
 }
@@ -74,30 +80,62 @@ struct ListParams {
     offset: Option<u64>,
 }
 
+#[derive(Debug, Deserialize)]
+struct PageParams {
+    limit: Option<i64>,
+    offset: Option<u64>,
+}
+
 #[derive(Debug, Serialize)]
-struct ProductPage {
-    items: Vec<ProductView>,
+struct Page<T> {
+    items: Vec<T>,
     limit: i64,
     offset: u64,
+}
+
+/// Checks the paging parameters and fills in their defaults: `(limit, offset)`.
+fn paging(limit: Option<i64>, offset: Option<u64>) -> Result<(i64, u64), ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        let reason = format!("limit must be between 1 and {MAX_LIMIT}, got {limit}");
+        return Err(ApiError::BadRequest(reason));
+    }
+    Ok((limit, offset.unwrap_or(0)))
+}
+
+fn bad_query(rejection: QueryRejection) -> ApiError {
+    ApiError::BadRequest(rejection.body_text())
 }
 
 async fn list_products(
     State(state): State<ApiState>,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<ProductPage>, ApiError> {
-    let Query(params) = params.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        let reason = format!("limit must be between 1 and {MAX_LIMIT}, got {limit}");
-        return Err(ApiError::BadRequest(reason));
-    }
-    let offset = params.offset.unwrap_or(0);
+) -> Result<Json<Page<ProductView>>, ApiError> {
+    let Query(params) = params.map_err(bad_query)?;
+    let (limit, offset) = paging(params.limit, params.offset)?;
     // `?category=` (empty) means no filter, as an absent parameter does.
     let category = params.category.as_deref().filter(|c| !c.is_empty());
     let items = views::products(&state.store.db, category, limit, offset)
         .await
         .map_err(unavailable)?;
-    Ok(Json(ProductPage {
+    Ok(Json(Page {
+        items,
+        limit,
+        offset,
+    }))
+}
+
+async fn list_customer_orders(
+    State(state): State<ApiState>,
+    Path(customer_id): Path<String>,
+    params: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Json<Page<OrderView>>, ApiError> {
+    let Query(params) = params.map_err(bad_query)?;
+    let (limit, offset) = paging(params.limit, params.offset)?;
+    let items = views::customer_orders(&state.store.db, &customer_id, limit, offset)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(Page {
         items,
         limit,
         offset,
@@ -138,6 +176,17 @@ async fn get_order(
     order
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no order with id {order_id:?}")))
+}
+
+async fn get_user(
+    State(state): State<ApiState>,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = views::user(&state.store.db, &user_id)
+        .await
+        .map_err(unavailable)?;
+    user.map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no user with id {user_id:?}")))
 }
 
 fn unavailable(err: impl std::fmt::Display) -> ApiError {

@@ -1,11 +1,11 @@
-//! The query service: the read side of the inventory and order contexts.
+//! The query service: the read side of the inventory, order and user contexts.
 //!
 //! Layout:
 //! - [`settings`]: configuration from the environment.
 //! - [`store`]: the MongoDB database and Redis connection holding the read models.
 //! - [`projector`]: consumes `query.projections` and applies events to the read models:
 //!   [`projector::events`] (payload decoding), [`projector::mongo`] (`product_list`,
-//!   `order_details`), [`projector::redis`] (`stock_levels`), [`projector::checkpoint`]
+//!   `order_details`, `user_profile`), [`projector::redis`] (`stock_levels`), [`projector::checkpoint`]
 //!   (checkpoints and metrics), [`projector::indexes`] (index specs).
 //! - [`views`]: the read models as served, and their queries.
 //! - [`api`]: the HTTP routes.

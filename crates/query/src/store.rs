@@ -14,6 +14,8 @@ use crate::settings::Settings;
 pub const PRODUCT_LIST: &str = "product_list";
 /// MongoDB collection: one document per order.
 pub const ORDER_DETAILS: &str = "order_details";
+/// MongoDB collection: one document per user.
+pub const USER_PROFILE: &str = "user_profile";
 /// MongoDB collection: how far each projection got in each source service's stream.
 pub const CHECKPOINTS: &str = "projection_checkpoints";
 /// The Redis projection: one hash `stock:{sku}` per product.

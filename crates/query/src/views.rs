@@ -10,7 +10,7 @@ use mongodb::Database;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::projector::events::OrderLine;
-use crate::store::{ReadStore, ORDER_DETAILS, PRODUCT_LIST};
+use crate::store::{ReadStore, ORDER_DETAILS, PRODUCT_LIST, USER_PROFILE};
 
 /// A `product_list` document. Description fields are optional because stock events
 /// create the document too, should they ever come first.
@@ -50,6 +50,19 @@ pub struct OrderView {
     #[serde(deserialize_with = "bson_datetime")]
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+}
+
+/// A `user_profile` document. Its `version` stays internal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub active: bool,
+    #[serde(deserialize_with = "bson_datetime")]
+    pub registered_at: DateTime<Utc>,
+    #[serde(deserialize_with = "bson_datetime")]
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A `stock:{sku}` hash.
@@ -97,6 +110,29 @@ pub async fn order(
 ) -> Result<Option<OrderView>, mongodb::error::Error> {
     db.collection::<OrderView>(ORDER_DETAILS)
         .find_one(doc! {"_id": order_id})
+        .await
+}
+
+/// A page of one customer's orders, newest first (index `customer_placed_at`).
+pub async fn customer_orders(
+    db: &Database,
+    customer_id: &str,
+    limit: i64,
+    offset: u64,
+) -> Result<Vec<OrderView>, mongodb::error::Error> {
+    db.collection::<OrderView>(ORDER_DETAILS)
+        .find(doc! {"customer_id": customer_id})
+        .sort(doc! {"placed_at": -1})
+        .skip(offset)
+        .limit(limit)
+        .await?
+        .try_collect()
+        .await
+}
+
+pub async fn user(db: &Database, user_id: &str) -> Result<Option<UserView>, mongodb::error::Error> {
+    db.collection::<UserView>(USER_PROFILE)
+        .find_one(doc! {"_id": user_id})
         .await
 }
 

@@ -5,144 +5,15 @@
 //! a test consuming the shared `query.projections` queue would steal other processes'
 //! events).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+mod support;
 
-use chrono::Utc;
-use mongodb::bson::{doc, Document};
-use platform::envelope::EventEnvelope;
+use chrono::{Duration, Utc};
 use query::projector::{Outcome, ProjectionError};
-use query::{app, ApiState, BrokerStatus, Projections, ReadStore, Settings};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
-static GLOBAL_POSITION: AtomicI64 = AtomicI64::new(1);
-
-struct Fixture {
-    store: ReadStore,
-    projections: Projections,
-    key_prefix: String,
-}
-
-impl Fixture {
-    async fn new() -> Self {
-        let id = Uuid::new_v4().simple().to_string();
-        let mut settings = Settings::from_env().expect("valid settings");
-        settings.mongodb_database = format!("query_test_{id}");
-        settings.redis_key_prefix = format!("query-test:{id}:");
-        let store = ReadStore::connect(&settings)
-            .await
-            .expect("MongoDB and Redis are reachable");
-        Self {
-            projections: Projections::new(store.clone()),
-            store,
-            key_prefix: settings.redis_key_prefix,
-        }
-    }
-
-    async fn apply(&self, envelope: &EventEnvelope) -> Vec<Outcome> {
-        let outcomes = self
-            .projections
-            .apply(envelope)
-            .await
-            .expect("event applied");
-        outcomes.iter().map(|o| o.outcome).collect()
-    }
-
-    async fn document(&self, collection: &str, id: &str) -> Document {
-        self.store
-            .db
-            .collection::<Document>(collection)
-            .find_one(doc! {"_id": id})
-            .await
-            .expect("MongoDB answers")
-            .unwrap_or_else(|| panic!("{collection} has no document {id}"))
-    }
-
-    async fn stock_hash(&self, sku: &str) -> Vec<(String, i64)> {
-        let mut redis = self.store.redis.clone();
-        let mut fields: Vec<(String, i64)> = redis::cmd("HGETALL")
-            .arg(self.store.stock_key(sku))
-            .query_async(&mut redis)
-            .await
-            .expect("Redis answers");
-        fields.sort();
-        fields
-    }
-
-    /// Serves the API on an ephemeral loopback port; returns its base URL.
-    async fn serve(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("loopback port");
-        let base = format!("http://{}", listener.local_addr().expect("bound address"));
-        let state = ApiState {
-            store: self.store.clone(),
-            broker: BrokerStatus::default(),
-        };
-        tokio::spawn(async move { axum::serve(listener, app(state)).await });
-        base
-    }
-
-    async fn drop_all(self) {
-        self.store.db.drop().await.expect("test database dropped");
-        let mut redis = self.store.redis.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.key_prefix))
-            .query_async(&mut redis)
-            .await
-            .expect("Redis answers");
-        if !keys.is_empty() {
-            let _: i64 = redis::cmd("DEL")
-                .arg(keys)
-                .query_async(&mut redis)
-                .await
-                .expect("keys deleted");
-        }
-        self.store.shutdown().await;
-    }
-}
-
-fn envelope(
-    service: &str,
-    aggregate: &str,
-    id: &str,
-    sequence: i64,
-    event_type: &str,
-    payload: Value,
-) -> EventEnvelope {
-    EventEnvelope {
-        event_id: Uuid::new_v4(),
-        service: service.to_string(),
-        aggregate_type: aggregate.to_string(),
-        aggregate_id: id.to_string(),
-        sequence,
-        global_position: GLOBAL_POSITION.fetch_add(1, Ordering::Relaxed),
-        event_type: event_type.to_string(),
-        event_version: "1".to_string(),
-        occurred_at: Utc::now(),
-        correlation_id: Some("test-correlation".to_string()),
-        causation_id: None,
-        payload,
-    }
-}
-
-fn product_added(sku: &str, category: &str) -> EventEnvelope {
-    let payload = json!({"sku": sku, "name": format!("Product {sku}"), "category": category, "price_cents": 1250});
-    envelope("inventory", "Product", sku, 1, "ProductAdded", payload)
-}
-
-fn stock_event(sku: &str, sequence: i64, event_type: &str, quantity: u64) -> EventEnvelope {
-    let payload = json!({"sku": sku, "order_id": "o-1", "quantity": quantity});
-    envelope("inventory", "Product", sku, sequence, event_type, payload)
-}
-
-fn order_placed(order_id: &str) -> EventEnvelope {
-    let payload = json!({"order_id": order_id, "customer_id": "c-7", "total_cents": 2700,
-        "lines": [{"sku": "A-1", "quantity": 2, "unit_price_cents": 1250},
-                  {"sku": "B-2", "quantity": 1, "unit_price_cents": 200}]});
-    envelope("order", "Order", order_id, 1, "OrderPlaced", payload)
-}
-
+use support::{
+    envelope, order_placed, order_placed_at, product_added, stock_event, user_event, Fixture,
+};
 #[tokio::test]
 async fn product_events_build_the_product_list_and_the_stock_levels() {
     let fx = Fixture::new().await;
@@ -386,6 +257,125 @@ async fn products_are_listed_by_category_one_page_at_a_time() {
             .await
             .expect("HTTP answer");
         assert_eq!(response.status(), 400, "{bad}");
+    }
+    fx.drop_all().await;
+}
+
+#[tokio::test]
+async fn user_events_build_one_profile_per_user_and_replays_change_nothing() {
+    let fx = Fixture::new().await;
+    let registered = json!({"user_id": "u-1", "email": "Ann@example.com", "name": "Ann"});
+    let events = [
+        user_event("u-1", 1, "UserRegistered", registered),
+        user_event(
+            "u-1",
+            2,
+            "ProfileUpdated",
+            json!({"user_id": "u-1", "name": "Ann Lee"}),
+        ),
+        user_event("u-1", 3, "UserDeactivated", json!({"user_id": "u-1"})),
+    ];
+    for event in &events {
+        assert_eq!(fx.apply(event).await, [Outcome::Applied]);
+    }
+    let profile = fx.document("user_profile", "u-1").await;
+    assert_eq!(profile.get_str("email"), Ok("Ann@example.com"));
+    assert_eq!(profile.get_str("name"), Ok("Ann Lee"));
+    assert_eq!(profile.get_bool("active"), Ok(false));
+    assert_eq!(profile.get_i64("version"), Ok(3));
+    let registered_at = profile
+        .get_datetime("registered_at")
+        .map(|d| d.timestamp_millis());
+    assert_eq!(registered_at, Ok(events[0].occurred_at.timestamp_millis()));
+
+    for event in &events {
+        assert_eq!(fx.apply(event).await, [Outcome::AlreadyApplied]);
+    }
+    assert_eq!(fx.document("user_profile", "u-1").await, profile);
+    let checkpoint = fx
+        .document("projection_checkpoints", "user_profile/user")
+        .await;
+    assert_eq!(checkpoint.get_i64("last_sequence"), Ok(3));
+
+    let base = fx.serve().await;
+    let served: Value = reqwest::get(format!("{base}/users/u-1"))
+        .await
+        .expect("HTTP answer")
+        .json()
+        .await
+        .expect("JSON body");
+    assert_eq!(
+        (served["name"].clone(), served["active"].clone()),
+        (json!("Ann Lee"), json!(false))
+    );
+    assert!(
+        served.get("_id").is_none() && served.get("version").is_none(),
+        "{served}"
+    );
+    let unknown = reqwest::get(format!("{base}/users/NOPE"))
+        .await
+        .expect("HTTP answer");
+    assert_eq!(unknown.status(), 404);
+    fx.drop_all().await;
+}
+
+#[tokio::test]
+async fn a_customers_orders_are_listed_newest_first_one_page_at_a_time() {
+    let fx = Fixture::new().await;
+    let start = Utc::now();
+    for (order_id, customer_id, minutes) in [
+        ("o-1", "c-1", 0),
+        ("o-2", "c-2", 1),
+        ("o-3", "c-1", 2),
+        ("o-4", "c-1", 3),
+    ] {
+        let placed_at = start + Duration::minutes(minutes);
+        fx.apply(&order_placed_at(order_id, customer_id, placed_at))
+            .await;
+    }
+    let base = fx.serve().await;
+    let ids = |page: &Value| -> Vec<String> {
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        items
+            .iter()
+            .filter_map(|o| o["order_id"].as_str().map(String::from))
+            .collect()
+    };
+    let get = |query: &'static str| {
+        let url = format!("{base}/customers/c-1/orders{query}");
+        async move { reqwest::get(url).await.expect("HTTP answer") }
+    };
+    let all: Value = get("").await.json().await.expect("JSON body");
+    assert_eq!(ids(&all), ["o-4", "o-3", "o-1"]);
+    assert!(
+        all["items"][0].get("_id").is_none(),
+        "storage ids stay internal"
+    );
+    let page: Value = get("?limit=1&offset=1")
+        .await
+        .json()
+        .await
+        .expect("JSON body");
+    assert_eq!(ids(&page), ["o-3"]);
+    assert_eq!(
+        (page["limit"].as_i64(), page["offset"].as_i64()),
+        (Some(1), Some(1))
+    );
+
+    let unknown = reqwest::get(format!("{base}/customers/nobody/orders"))
+        .await
+        .expect("HTTP answer");
+    assert_eq!(unknown.status(), 200);
+    let body: Value = unknown.json().await.expect("JSON body");
+    assert_eq!(body["items"], json!([]));
+    for bad in ["?limit=0", "?limit=501", "?limit=ten", "?offset=-1"] {
+        let response = get(bad).await;
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: Value = response.json().await.expect("JSON body");
+        assert!(
+            body["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{bad}: {body}"
+        );
     }
     fx.drop_all().await;
 }

@@ -62,6 +62,24 @@ pub struct OrderCancelled {
     pub reason: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserRegistered {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ProfileUpdated {
+    pub user_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserDeactivated {
+    pub user_id: String,
+}
+
 /// Events of the inventory `Product` aggregate (aggregate id = sku).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProductEvent {
@@ -80,10 +98,20 @@ pub enum OrderEvent {
     OrderCancelled(OrderCancelled),
 }
 
+/// Events of the user `User` aggregate (aggregate id = user id). The `EmailClaim`
+/// aggregate of the same service is not projected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserEvent {
+    UserRegistered(UserRegistered),
+    ProfileUpdated(ProfileUpdated),
+    UserDeactivated(UserDeactivated),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectedEvent {
     Product(ProductEvent),
     Order(OrderEvent),
+    User(UserEvent),
     /// No projection here needs it (yet): acknowledged and skipped.
     Ignored,
 }
@@ -112,6 +140,7 @@ pub fn decode(envelope: &EventEnvelope) -> Result<ProjectedEvent, DecodeError> {
     let event = match source {
         ("inventory", "Product") => decode_product(envelope)?.map(ProjectedEvent::Product),
         ("order", "Order") => decode_order(envelope)?.map(ProjectedEvent::Order),
+        ("user", "User") => decode_user(envelope)?.map(ProjectedEvent::User),
         _ => None,
     };
     let Some(event) = event else {
@@ -138,6 +167,16 @@ fn decode_order(envelope: &EventEnvelope) -> Result<Option<OrderEvent>, DecodeEr
         "OrderPlaced" => OrderEvent::OrderPlaced(payload(envelope)?),
         "OrderConfirmed" => OrderEvent::OrderConfirmed(payload(envelope)?),
         "OrderCancelled" => OrderEvent::OrderCancelled(payload(envelope)?),
+        _ => return Ok(None),
+    };
+    Ok(Some(event))
+}
+
+fn decode_user(envelope: &EventEnvelope) -> Result<Option<UserEvent>, DecodeError> {
+    let event = match envelope.event_type.as_str() {
+        "UserRegistered" => UserEvent::UserRegistered(payload(envelope)?),
+        "ProfileUpdated" => UserEvent::ProfileUpdated(payload(envelope)?),
+        "UserDeactivated" => UserEvent::UserDeactivated(payload(envelope)?),
         _ => return Ok(None),
     };
     Ok(Some(event))
@@ -178,6 +217,7 @@ impl ProjectedEvent {
         match self {
             Self::Product(event) => event.sku(),
             Self::Order(event) => event.order_id(),
+            Self::User(event) => event.user_id(),
             Self::Ignored => "",
         }
     }
@@ -226,6 +266,16 @@ impl OrderEvent {
             Self::OrderPlaced(e) => &e.order_id,
             Self::OrderConfirmed(e) => &e.order_id,
             Self::OrderCancelled(e) => &e.order_id,
+        }
+    }
+}
+
+impl UserEvent {
+    pub fn user_id(&self) -> &str {
+        match self {
+            Self::UserRegistered(e) => &e.user_id,
+            Self::ProfileUpdated(e) => &e.user_id,
+            Self::UserDeactivated(e) => &e.user_id,
         }
     }
 }

@@ -122,3 +122,47 @@ fn a_newer_version_of_a_known_event_is_rejected() {
         Err(DecodeError::UnsupportedVersion { .. })
     ));
 }
+
+#[test]
+fn user_events_are_decoded_and_email_claims_ignored() {
+    let payload = json!({"user_id": "u-1", "email": "Ann@example.com", "name": "Ann"});
+    let decoded = decode(&envelope("user", "User", "u-1", "UserRegistered", payload));
+    let expected = UserRegistered {
+        user_id: "u-1".into(),
+        email: "Ann@example.com".into(),
+        name: "Ann".into(),
+    };
+    assert_eq!(
+        decoded.ok(),
+        Some(ProjectedEvent::User(UserEvent::UserRegistered(expected)))
+    );
+    let claim = json!({"email": "ann@example.com", "user_id": "u-1"});
+    let claimed = decode(&envelope(
+        "user",
+        "EmailClaim",
+        "ann@example.com",
+        "EmailClaimed",
+        claim,
+    ));
+    assert_eq!(claimed.ok(), Some(ProjectedEvent::Ignored));
+}
+
+#[test]
+fn a_profile_update_without_a_name_is_rejected_as_malformed() {
+    let payload = json!({"user_id": "u-1"});
+    let decoded = decode(&envelope("user", "User", "u-1", "ProfileUpdated", payload));
+    assert!(
+        matches!(decoded, Err(DecodeError::Payload { .. })),
+        "{decoded:?}"
+    );
+}
+
+#[test]
+fn a_deactivation_about_another_user_is_rejected() {
+    let payload = json!({"user_id": "u-2"});
+    let decoded = decode(&envelope("user", "User", "u-1", "UserDeactivated", payload));
+    assert!(
+        matches!(decoded, Err(DecodeError::AggregateMismatch { .. })),
+        "{decoded:?}"
+    );
+}

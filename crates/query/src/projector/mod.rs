@@ -1,5 +1,5 @@
-//! The projector: consumes the `query.projections` queue (bound to `inventory.#` and
-//! `order.#` on the `events` exchange) through [`platform::consumer`], one delivery at a
+//! The projector: consumes the `query.projections` queue (bound to `inventory.#`,
+//! `order.#` and `user.#` on the `events` exchange) through [`platform::consumer`], one delivery at a
 //! time and in order, and feeds each to [`Projections`].
 //!
 //! Settlement: applied or ignored → ack; undecodable → dead-lettered to
@@ -29,7 +29,7 @@ pub use projections::{Outcome, ProjectionError, ProjectionOutcome, Projections};
 
 /// The queue of this projector, and the routing keys it takes from `events`.
 pub const QUEUE: &str = "query.projections";
-const BINDINGS: [&str; 2] = ["inventory.#", "order.#"];
+const BINDINGS: [&str; 3] = ["inventory.#", "order.#", "user.#"];
 
 /// Whether the projector currently holds a consuming broker session (for `/health`).
 #[derive(Clone, Debug, Default)]

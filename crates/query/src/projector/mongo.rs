@@ -1,4 +1,4 @@
-//! The MongoDB projections `product_list` and `order_details`.
+//! The MongoDB projections `product_list`, `order_details` and `user_profile`.
 //!
 //! Every document carries `version`, the sequence of the last event of its aggregate
 //! applied to it. Each write is filtered on `version < sequence`, which makes it
@@ -12,9 +12,9 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::{Collection, Database};
 use platform::envelope::EventEnvelope;
 
-use super::events::{OrderEvent, OrderPlaced, ProductEvent};
+use super::events::{OrderEvent, OrderPlaced, ProductEvent, UserEvent, UserRegistered};
 use super::Outcome;
-use crate::store::{ORDER_DETAILS, PRODUCT_LIST};
+use crate::store::{ORDER_DETAILS, PRODUCT_LIST, USER_PROFILE};
 
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -64,12 +64,48 @@ pub async fn apply_order(
             (fields, false)
         }
     };
-    let mut set = set;
+    set_versioned(&collection, envelope, set, upsert).await
+}
+
+/// Applies a user event to `user_profile`. Only `UserRegistered` creates the document,
+/// as `OrderPlaced` does for orders.
+pub async fn apply_user(
+    db: &Database,
+    envelope: &EventEnvelope,
+    event: &UserEvent,
+) -> Result<Outcome, mongodb::error::Error> {
+    let collection = db.collection::<Document>(USER_PROFILE);
+    let (set, upsert) = match event {
+        UserEvent::UserRegistered(registered) => (registered_fields(envelope, registered), true),
+        UserEvent::ProfileUpdated(updated) => (doc! {"name": &updated.name}, false),
+        UserEvent::UserDeactivated(_) => (doc! {"active": false}, false),
+    };
+    set_versioned(&collection, envelope, set, upsert).await
+}
+
+fn registered_fields(envelope: &EventEnvelope, registered: &UserRegistered) -> Document {
+    doc! {
+        "user_id": &registered.user_id,
+        "email": &registered.email,
+        "name": &registered.name,
+        "active": true,
+        "registered_at": occurred_at(envelope),
+    }
+}
+
+/// `$set`s `set` plus `version` and `updated_at`; a write that may not create the
+/// document and matches nothing is checked for a missing document.
+async fn set_versioned(
+    collection: &Collection<Document>,
+    envelope: &EventEnvelope,
+    mut set: Document,
+    upsert: bool,
+) -> Result<Outcome, mongodb::error::Error> {
     set.insert("version", envelope.sequence);
     set.insert("updated_at", occurred_at(envelope));
-    let outcome = versioned_write(&collection, envelope, doc! {"$set": set}, upsert).await?;
+    let outcome = versioned_write(collection, envelope, doc! {"$set": set}, upsert).await?;
     if outcome == Outcome::AlreadyApplied && !upsert {
-        warn_if_missing(&collection, envelope).await?;
+        warn_if_missing(collection, envelope).await?;
     }
     Ok(outcome)
 }
@@ -97,9 +133,9 @@ fn placed_fields(envelope: &EventEnvelope, placed: &OrderPlaced) -> Document {
     }
 }
 
-/// Matching nothing is normally a replay; for a status change it may also mean the
-/// order was never projected (its `OrderPlaced` dead-lettered), which an operator
-/// should hear about.
+/// Matching nothing is normally a replay; for a change to an existing order or user it
+/// may also mean the document was never projected (its creating event dead-lettered),
+/// which an operator should hear about.
 async fn warn_if_missing(
     collection: &Collection<Document>,
     envelope: &EventEnvelope,
@@ -108,8 +144,9 @@ async fn warn_if_missing(
         .find_one(doc! {"_id": &envelope.aggregate_id})
         .await?;
     if found.is_none() {
-        tracing::warn!(order_id = %envelope.aggregate_id, event_type = %envelope.event_type,
-            "status change for an order that was never projected; skipped");
+        tracing::warn!(aggregate_type = %envelope.aggregate_type,
+            aggregate_id = %envelope.aggregate_id, event_type = %envelope.event_type,
+            "change to a document that was never projected; skipped");
     }
     Ok(())
 }

@@ -7,10 +7,10 @@ use std::future::Future;
 use platform::envelope::EventEnvelope;
 
 use super::checkpoint;
-use super::events::{decode, DecodeError, ProjectedEvent};
+use super::events::{decode, DecodeError, ProductEvent, ProjectedEvent};
 use super::mongo;
 use super::redis::StockLevels;
-use crate::store::{ReadStore, ORDER_DETAILS, PRODUCT_LIST, STOCK_LEVELS};
+use crate::store::{ReadStore, ORDER_DETAILS, PRODUCT_LIST, STOCK_LEVELS, USER_PROFILE};
 
 /// What an event did to one projection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl ProjectionError {
     }
 }
 
-/// The read models fed by the `inventory` and `order` event streams.
+/// The read models fed by the `inventory`, `order` and `user` event streams.
 #[derive(Clone)]
 pub struct Projections {
     store: ReadStore,
@@ -83,26 +83,37 @@ impl Projections {
         })?;
         let db = &self.store.db;
         match event {
-            ProjectedEvent::Product(event) => {
-                let key = self.store.stock_key(event.sku());
-                let products = mongo::apply_product(db, envelope, &event);
-                let stock = self
-                    .stock_levels
-                    .apply(&self.store.redis, &key, envelope, &event);
-                Ok(vec![
-                    self.track(PRODUCT_LIST, envelope, products).await?,
-                    self.track(STOCK_LEVELS, envelope, stock).await?,
-                ])
-            }
+            ProjectedEvent::Product(event) => self.apply_product(envelope, &event).await,
             ProjectedEvent::Order(event) => {
                 let orders = mongo::apply_order(db, envelope, &event);
                 Ok(vec![self.track(ORDER_DETAILS, envelope, orders).await?])
+            }
+            ProjectedEvent::User(event) => {
+                let users = mongo::apply_user(db, envelope, &event);
+                Ok(vec![self.track(USER_PROFILE, envelope, users).await?])
             }
             ProjectedEvent::Ignored => {
                 checkpoint::count("none", "ignored");
                 Ok(Vec::new())
             }
         }
+    }
+
+    /// A product event feeds `product_list`, then `stock_levels`.
+    async fn apply_product(
+        &self,
+        envelope: &EventEnvelope,
+        event: &ProductEvent,
+    ) -> Result<Vec<ProjectionOutcome>, ProjectionError> {
+        let key = self.store.stock_key(event.sku());
+        let products = mongo::apply_product(&self.store.db, envelope, event);
+        let stock = self
+            .stock_levels
+            .apply(&self.store.redis, &key, envelope, event);
+        Ok(vec![
+            self.track(PRODUCT_LIST, envelope, products).await?,
+            self.track(STOCK_LEVELS, envelope, stock).await?,
+        ])
     }
 
     /// Runs one projection's write, then records its progress. The checkpoint also
@@ -138,6 +149,7 @@ fn targets(envelope: &EventEnvelope) -> &'static [&'static str] {
     match (envelope.service.as_str(), envelope.aggregate_type.as_str()) {
         ("inventory", "Product") => &[PRODUCT_LIST, STOCK_LEVELS],
         ("order", "Order") => &[ORDER_DETAILS],
+        ("user", "User") => &[USER_PROFILE],
         _ => &[],
     }
 }
