@@ -135,9 +135,11 @@ pub(super) async fn send(channel: &Channel, delivery: &Delivery, reply: &Command
         Ok(body) => body,
         Err(_) => return false,
     };
+    // Persistent: a durable reply queue (a saga's) keeps it across a broker restart.
     let properties = BasicProperties::default()
         .with_content_type("application/json".into())
-        .with_correlation_id(correlation);
+        .with_correlation_id(correlation)
+        .with_delivery_mode(2);
     let published = channel
         .basic_publish(
             "".into(),
