@@ -1,4 +1,9 @@
 //! Executes order commands through cqrs-es, and maps outcomes to command-bus replies.
+//!
+//! Before a `PlaceOrder` is decided, the customer's standing is looked up in the
+//! service's own `customers` read model ([`crate::customers`]) and handed to the pure
+//! decision with the command; a failed lookup is an unavailable dependency (the bus
+//! retries the command), never a rejection.
 
 use std::collections::HashMap;
 
@@ -9,7 +14,8 @@ use platform::cqrs::{decode_tagged, outcome, ExecutionError};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 
-use crate::domain::{Order, OrderCommand};
+use crate::customers::table;
+use crate::domain::{Order, OrderCommand, Placement};
 
 /// How often a command is re-decided after losing an optimistic-concurrency race.
 const MAX_ATTEMPTS: usize = 5;
@@ -32,7 +38,7 @@ pub const SCHEMAS: &[(&str, &str)] = &[
 
 fn order_id(command: &OrderCommand) -> &str {
     match command {
-        OrderCommand::PlaceOrder { order_id, .. }
+        OrderCommand::PlaceOrder(Placement { order_id, .. })
         | OrderCommand::ConfirmOrder { order_id }
         | OrderCommand::CancelOrder { order_id, .. } => order_id,
     }
@@ -40,16 +46,34 @@ fn order_id(command: &OrderCommand) -> &str {
 
 pub struct Orders {
     cqrs: CqrsFramework<Order, PersistedEventStore<PostgresEventRepository, Order>>,
+    pool: PgPool,
 }
 
 impl Orders {
     pub fn new(pool: PgPool) -> Self {
-        let store = PersistedEventStore::new_event_store(PostgresEventRepository::new(pool));
+        let repository = PostgresEventRepository::new(pool.clone());
+        let store = PersistedEventStore::new_event_store(repository);
         Self {
             cqrs: CqrsFramework::new(store, vec![], ()),
+            pool,
         }
     }
 
+    /// Fills in what the decision needs from outside the aggregate: for `PlaceOrder`,
+    /// the customer's standing as the read model has it now. The read model is
+    /// eventually consistent, and the decision is taken on what it holds.
+    pub async fn prepare(&self, command: OrderCommand) -> Result<OrderCommand, sqlx::Error> {
+        match command {
+            OrderCommand::PlaceOrder(mut placement) => {
+                placement.customer = table::standing(&self.pool, &placement.customer_id).await?;
+                Ok(OrderCommand::PlaceOrder(placement))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Executes a command as it is. A `PlaceOrder` that did not go through
+    /// [`Self::prepare`] carries the default standing, unknown, and is refused.
     pub async fn execute(
         &self,
         command: OrderCommand,
@@ -67,7 +91,11 @@ impl CommandHandler for Orders {
             Err(rejection) => return Ok(rejection),
         };
         let aggregate_id = order_id(&decoded).to_string();
-        let result = Orders::execute(self, decoded, command.context.to_metadata()).await;
+        let prepared = self
+            .prepare(decoded)
+            .await
+            .map_err(|err| Unavailable(format!("customer lookup failed: {err}")))?;
+        let result = Orders::execute(self, prepared, command.context.to_metadata()).await;
         outcome(aggregate_id, result.map_err(ExecutionError::from))
     }
 }

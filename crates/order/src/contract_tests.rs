@@ -33,6 +33,7 @@ fn every_event_matches_its_published_schema() {
         OrderEvent::OrderPlaced {
             order_id: "o1".into(),
             customer_id: "c1".into(),
+            card_token: "tok_ok".into(),
             lines: vec![line],
             total_cents: 300,
         },

@@ -1,4 +1,9 @@
-//! The order aggregate: `placed -> confirmed | cancelled`.
+//! The order aggregate: `placed -> confirmed -> cancelled`, or `placed -> cancelled`.
+//!
+//! A confirmed order can still be cancelled: the fulfilment saga confirms an order once
+//! its payment is authorized and its stock reserved, and cancels it again (its
+//! compensation) when a later step, capturing the payment or committing the stock,
+//! fails. A cancelled order is final.
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -11,13 +16,37 @@ pub struct OrderLine {
     pub unit_price_cents: i64,
 }
 
+/// What the order service knows of a customer when an order is placed: the service's
+/// own read model of the user service's events, looked up by the application before
+/// the decision, so that [`place`] stays pure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CustomerStanding {
+    /// Never registered, or not heard of yet. The default, so a command nobody looked
+    /// the customer up for is refused rather than let through.
+    #[default]
+    Unknown,
+    Active,
+    Deactivated,
+}
+
+/// What `PlaceOrder` asks for, as [`place`] decides it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub order_id: String,
+    pub customer_id: String,
+    /// The customer's payment method, passed on to `AuthorizePayment` by the saga.
+    pub card_token: String,
+    pub lines: Vec<OrderLine>,
+    /// Filled in by the application from its customer read model; never taken from
+    /// the wire, where a client could claim any standing it liked.
+    #[serde(skip, default)]
+    pub customer: CustomerStanding,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderCommand {
-    PlaceOrder {
-        order_id: String,
-        customer_id: String,
-        lines: Vec<OrderLine>,
-    },
+    /// A newtype variant: serde reads it from the same `{"PlaceOrder": {...}}` shape.
+    PlaceOrder(Placement),
     ConfirmOrder {
         order_id: String,
     },
@@ -32,6 +61,9 @@ pub enum OrderEvent {
     OrderPlaced {
         order_id: String,
         customer_id: String,
+        // Orders stored before the field existed still load, with an empty token.
+        #[serde(default)]
+        card_token: String,
         lines: Vec<OrderLine>,
         total_cents: i64,
     },
@@ -71,12 +103,14 @@ pub enum OrderError {
     InvalidLine,
     #[error("the order total does not fit in cents")]
     TotalOverflow,
-    #[error("order {0} is already confirmed")]
-    AlreadyConfirmed(String),
     #[error("order {0} is cancelled")]
     Cancelled(String),
     #[error("a cancellation needs a reason")]
     MissingReason,
+    #[error("customer {0} is not registered")]
+    UnknownCustomer(String),
+    #[error("customer {0} is deactivated")]
+    CustomerInactive(String),
 }
 
 impl platform::cqrs::BusinessRule for OrderError {
@@ -87,9 +121,10 @@ impl platform::cqrs::BusinessRule for OrderError {
             Self::NoLines => "no_lines",
             Self::InvalidLine => "invalid_line",
             Self::TotalOverflow => "total_overflow",
-            Self::AlreadyConfirmed(_) => "already_confirmed",
             Self::Cancelled(_) => "order_cancelled",
             Self::MissingReason => "missing_reason",
+            Self::UnknownCustomer(_) => "unknown_customer",
+            Self::CustomerInactive(_) => "customer_inactive",
         }
     }
 }
@@ -109,22 +144,43 @@ pub struct Order {
     pub total_cents: i64,
 }
 
-/// Decides `PlaceOrder`: a new order with valid lines; the total is computed here, in
-/// checked integer cents, so no client-supplied total is ever trusted.
-pub fn place(
-    order: &Order,
-    order_id: String,
-    customer_id: String,
-    lines: Vec<OrderLine>,
-) -> Result<Vec<OrderEvent>, OrderError> {
+/// Decides `PlaceOrder`: a new order, for a registered and active customer, with valid
+/// lines; the total is computed here, in checked integer cents, so no client-supplied
+/// total is ever trusted.
+pub fn place(order: &Order, placement: Placement) -> Result<Vec<OrderEvent>, OrderError> {
+    let Placement {
+        order_id,
+        customer_id,
+        card_token,
+        lines,
+        customer,
+    } = placement;
+    // An order placed before is answered as such, whatever its customer became since.
     if order.status != OrderStatus::New {
         return Err(OrderError::AlreadyPlaced(order_id));
     }
+    match customer {
+        CustomerStanding::Active => {}
+        CustomerStanding::Unknown => return Err(OrderError::UnknownCustomer(customer_id)),
+        CustomerStanding::Deactivated => return Err(OrderError::CustomerInactive(customer_id)),
+    }
+    let total_cents = total_of(&lines)?;
+    Ok(vec![OrderEvent::OrderPlaced {
+        order_id,
+        customer_id,
+        card_token,
+        lines,
+        total_cents,
+    }])
+}
+
+/// The total of at least one valid line, in cents, refused if it overflows.
+fn total_of(lines: &[OrderLine]) -> Result<i64, OrderError> {
     if lines.is_empty() {
         return Err(OrderError::NoLines);
     }
     let mut total_cents: i64 = 0;
-    for line in &lines {
+    for line in lines {
         if line.quantity == 0 || line.unit_price_cents < 0 {
             return Err(OrderError::InvalidLine);
         }
@@ -136,12 +192,7 @@ pub fn place(
             .checked_add(amount)
             .ok_or(OrderError::TotalOverflow)?;
     }
-    Ok(vec![OrderEvent::OrderPlaced {
-        order_id,
-        customer_id,
-        lines,
-        total_cents,
-    }])
+    Ok(total_cents)
 }
 
 /// Decides `ConfirmOrder`: only a placed order is confirmed; confirming twice is a no-op.
@@ -154,8 +205,9 @@ pub fn confirm(order: &Order, order_id: String) -> Result<Vec<OrderEvent>, Order
     }
 }
 
-/// Decides `CancelOrder`: a placed order is cancelled; a confirmed one is not (it is
-/// refunded instead); cancelling twice is a no-op.
+/// Decides `CancelOrder`: a placed order is cancelled, and so is a confirmed one (the
+/// saga's compensation when capturing the payment or committing the stock fails);
+/// cancelling twice is a no-op.
 pub fn cancel(
     order: &Order,
     order_id: String,
@@ -166,8 +218,9 @@ pub fn cancel(
     }
     match order.status {
         OrderStatus::New => Err(OrderError::UnknownOrder(order_id)),
-        OrderStatus::Placed => Ok(vec![OrderEvent::OrderCancelled { order_id, reason }]),
-        OrderStatus::Confirmed => Err(OrderError::AlreadyConfirmed(order_id)),
+        OrderStatus::Placed | OrderStatus::Confirmed => {
+            Ok(vec![OrderEvent::OrderCancelled { order_id, reason }])
+        }
         OrderStatus::Cancelled => Ok(vec![]),
     }
 }
@@ -186,11 +239,7 @@ impl Aggregate for Order {
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
         let events = match command {
-            OrderCommand::PlaceOrder {
-                order_id,
-                customer_id,
-                lines,
-            } => place(self, order_id, customer_id, lines)?,
+            OrderCommand::PlaceOrder(placement) => place(self, placement)?,
             OrderCommand::ConfirmOrder { order_id } => confirm(self, order_id)?,
             OrderCommand::CancelOrder { order_id, reason } => cancel(self, order_id, reason)?,
         };
@@ -228,20 +277,41 @@ mod tests {
         }
     }
 
-    fn place(lines: Vec<OrderLine>) -> OrderCommand {
-        OrderCommand::PlaceOrder {
+    /// `PlaceOrder` for customer `c1`, in the given standing.
+    fn place_for(customer: CustomerStanding, lines: Vec<OrderLine>) -> OrderCommand {
+        OrderCommand::PlaceOrder(Placement {
             order_id: "o1".into(),
             customer_id: "c1".into(),
+            card_token: "tok_ok".into(),
             lines,
-        }
+            customer,
+        })
+    }
+
+    fn place(lines: Vec<OrderLine>) -> OrderCommand {
+        place_for(CustomerStanding::Active, lines)
     }
 
     fn placed() -> OrderEvent {
         OrderEvent::OrderPlaced {
             order_id: "o1".into(),
             customer_id: "c1".into(),
+            card_token: "tok_ok".into(),
             lines: vec![line("A", 2, 150)],
             total_cents: 300,
+        }
+    }
+
+    fn confirmed() -> OrderEvent {
+        OrderEvent::OrderConfirmed {
+            order_id: "o1".into(),
+        }
+    }
+
+    fn cancelled(reason: &str) -> OrderEvent {
+        OrderEvent::OrderCancelled {
+            order_id: "o1".into(),
+            reason: reason.into(),
         }
     }
 
@@ -258,6 +328,63 @@ mod tests {
             .given_no_previous_events()
             .when(place(vec![line("A", 2, 150)]))
             .then_expect_events(vec![placed()]);
+    }
+
+    #[test]
+    fn an_order_carries_the_customers_payment_method_to_the_saga() {
+        let events = super::place(&Order::default(), placement(CustomerStanding::Active));
+        let Ok([OrderEvent::OrderPlaced { card_token, .. }]) = events.as_deref() else {
+            panic!("one OrderPlaced expected: {events:?}");
+        };
+        assert_eq!(card_token, "tok_ok");
+    }
+
+    fn placement(customer: CustomerStanding) -> Placement {
+        match place_for(customer, vec![line("A", 1, 1)]) {
+            OrderCommand::PlaceOrder(placement) => placement,
+            other => panic!("not a placement: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_order_for_a_customer_never_registered_is_refused() {
+        OrderTest::with(())
+            .given_no_previous_events()
+            .when(place_for(CustomerStanding::Unknown, vec![line("A", 1, 1)]))
+            .then_expect_error(OrderError::UnknownCustomer("c1".into()));
+    }
+
+    #[test]
+    fn an_order_for_a_deactivated_customer_is_refused() {
+        OrderTest::with(())
+            .given_no_previous_events()
+            .when(place_for(
+                CustomerStanding::Deactivated,
+                vec![line("A", 1, 1)],
+            ))
+            .then_expect_error(OrderError::CustomerInactive("c1".into()));
+    }
+
+    #[test]
+    fn an_order_placed_before_is_answered_as_such_whatever_its_customer_became() {
+        OrderTest::with(())
+            .given(vec![placed()])
+            .when(place_for(
+                CustomerStanding::Deactivated,
+                vec![line("A", 1, 1)],
+            ))
+            .then_expect_error(OrderError::AlreadyPlaced("o1".into()));
+    }
+
+    #[test]
+    fn a_standing_sent_over_the_wire_is_ignored() {
+        let body = serde_json::json!({"PlaceOrder": {"order_id": "o1", "customer_id": "c1",
+            "card_token": "tok_ok", "lines": [], "customer": "Active"}});
+        let command: OrderCommand = serde_json::from_value(body).expect("decodes");
+        let OrderCommand::PlaceOrder(placement) = command else {
+            panic!("not a placement: {command:?}");
+        };
+        assert_eq!(placement.customer, CustomerStanding::Unknown);
     }
 
     #[test]
@@ -299,20 +426,13 @@ mod tests {
             .when(OrderCommand::ConfirmOrder {
                 order_id: "o1".into(),
             })
-            .then_expect_events(vec![OrderEvent::OrderConfirmed {
-                order_id: "o1".into(),
-            }]);
+            .then_expect_events(vec![confirmed()]);
     }
 
     #[test]
     fn confirming_twice_changes_nothing() {
         OrderTest::with(())
-            .given(vec![
-                placed(),
-                OrderEvent::OrderConfirmed {
-                    order_id: "o1".into(),
-                },
-            ])
+            .given(vec![placed(), confirmed()])
             .when(OrderCommand::ConfirmOrder {
                 order_id: "o1".into(),
             })
@@ -334,39 +454,59 @@ mod tests {
         OrderTest::with(())
             .given(vec![placed()])
             .when(cancel("out of stock"))
-            .then_expect_events(vec![OrderEvent::OrderCancelled {
-                order_id: "o1".into(),
-                reason: "out of stock".into(),
-            }]);
+            .then_expect_events(vec![cancelled("out of stock")]);
     }
 
     #[test]
-    fn a_confirmed_order_cannot_be_cancelled() {
+    fn a_confirmed_order_is_cancelled_when_a_later_step_fails() {
+        OrderTest::with(())
+            .given(vec![placed(), confirmed()])
+            .when(cancel("payment capture failed"))
+            .then_expect_events(vec![cancelled("payment capture failed")]);
+    }
+
+    #[test]
+    fn cancelling_a_cancelled_order_changes_nothing() {
         OrderTest::with(())
             .given(vec![
                 placed(),
-                OrderEvent::OrderConfirmed {
-                    order_id: "o1".into(),
-                },
+                confirmed(),
+                cancelled("stock commit failed"),
             ])
-            .when(cancel("changed my mind"))
-            .then_expect_error(OrderError::AlreadyConfirmed("o1".into()));
+            .when(cancel("stock commit failed"))
+            .then_expect_events(vec![]);
     }
 
     #[test]
     fn a_cancelled_order_cannot_be_confirmed() {
         OrderTest::with(())
+            .given(vec![placed(), cancelled("r")])
+            .when(OrderCommand::ConfirmOrder {
+                order_id: "o1".into(),
+            })
+            .then_expect_error(OrderError::Cancelled("o1".into()));
+    }
+
+    #[test]
+    fn an_order_cancelled_after_its_confirmation_cannot_be_confirmed_again() {
+        OrderTest::with(())
             .given(vec![
                 placed(),
-                OrderEvent::OrderCancelled {
-                    order_id: "o1".into(),
-                    reason: "r".into(),
-                },
+                confirmed(),
+                cancelled("payment capture failed"),
             ])
             .when(OrderCommand::ConfirmOrder {
                 order_id: "o1".into(),
             })
             .then_expect_error(OrderError::Cancelled("o1".into()));
+    }
+
+    #[test]
+    fn an_unknown_order_cannot_be_cancelled() {
+        OrderTest::with(())
+            .given_no_previous_events()
+            .when(cancel("r"))
+            .then_expect_error(OrderError::UnknownOrder("o1".into()));
     }
 
     #[test]
