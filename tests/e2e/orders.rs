@@ -1,12 +1,13 @@
-//! Orders end to end: placed, reserved all-or-nothing, confirmed or cancelled, and the
-//! read models following every step.
+//! Orders end to end: placed for registered, active customers only, reserved
+//! all-or-nothing, confirmed or cancelled, and the read models following every step.
 
 use e2e::TestStack;
 use platform::command_bus::ReplyStatus;
 use serde_json::json;
 
 use crate::support::{
-    assert_accepted, assert_rejected, order_becomes, product_in_stock, sku, stock_becomes,
+    assert_accepted, assert_rejected, customer_becomes, order_becomes, place_order,
+    product_in_stock, registered_customer, sku, stock_becomes,
 };
 
 #[tokio::test]
@@ -15,14 +16,12 @@ async fn a_reserved_and_confirmed_order_turns_allocated_stock_into_sold_stock() 
     let stack = TestStack::start().await?;
     let sku = sku(&stack, "MUG");
     product_in_stock(&stack, &sku, 1299, 10).await?;
+    registered_customer(&stack, "c-1").await?;
     let order_id = format!("order-{}", stack.id);
     let lines = json!([{"sku": sku, "quantity": 3, "unit_price_cents": 1299}]);
     assert_accepted(
         &stack
-            .send(
-                "order.PlaceOrder",
-                json!({"order_id": order_id, "customer_id": "c-1", "lines": lines}),
-            )
+            .send("order.PlaceOrder", place_order(&order_id, "c-1", lines))
             .await?,
     );
     let placed = order_becomes(&stack, &order_id, "placed").await?;
@@ -64,14 +63,12 @@ async fn a_reservation_short_on_one_line_allocates_nothing_and_the_order_is_canc
     let (plenty, scarce) = (sku(&stack, "PLENTY"), sku(&stack, "SCARCE"));
     product_in_stock(&stack, &plenty, 500, 10).await?;
     product_in_stock(&stack, &scarce, 900, 1).await?;
+    registered_customer(&stack, "c-2").await?;
     let order_id = format!("order-{}", stack.id);
     let lines = json!([{"sku": plenty, "quantity": 2, "unit_price_cents": 500}, {"sku": scarce, "quantity": 2, "unit_price_cents": 900}]);
     assert_accepted(
         &stack
-            .send(
-                "order.PlaceOrder",
-                json!({"order_id": order_id, "customer_id": "c-2", "lines": lines}),
-            )
+            .send("order.PlaceOrder", place_order(&order_id, "c-2", lines))
             .await?,
     );
 
@@ -145,5 +142,43 @@ async fn concurrent_reservations_never_oversell() -> anyhow::Result<()> {
         "a second release changes nothing: {again:?}"
     );
     stock_becomes(&stack, &sku, 1, 4, 0).await?;
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn an_order_for_a_customer_never_registered_is_refused() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let lines = json!([{"sku": "ANY-1", "quantity": 1, "unit_price_cents": 100}]);
+    let order_id = format!("stranger-{}", stack.id);
+    let reply = stack
+        .send("order.PlaceOrder", place_order(&order_id, "nobody", lines))
+        .await?;
+    assert_rejected(&reply, "unknown_customer");
+    assert!(
+        reply
+            .error
+            .as_ref()
+            .is_some_and(|e| e.message.contains("nobody")),
+        "the rejection names the customer: {reply:?}"
+    );
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn an_order_for_a_deactivated_customer_is_refused() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let lines = json!([{"sku": "ANY-1", "quantity": 1, "unit_price_cents": 100}]);
+    registered_customer(&stack, "leaver").await?;
+    let before = place_order(&format!("before-{}", stack.id), "leaver", lines.clone());
+    assert_accepted(&stack.send("order.PlaceOrder", before).await?);
+
+    let deactivate = json!({"user_id": "leaver"});
+    assert_accepted(&stack.send("user.DeactivateUser", deactivate).await?);
+    customer_becomes(&stack, "leaver", false).await?;
+    let after = place_order(&format!("after-{}", stack.id), "leaver", lines);
+    assert_rejected(
+        &stack.send("order.PlaceOrder", after).await?,
+        "customer_inactive",
+    );
     stack.stop().await
 }

@@ -5,7 +5,7 @@
 use e2e::TestStack;
 use serde_json::{json, Value};
 
-use crate::support::assert_accepted;
+use crate::support::{assert_accepted, place_order, registered_customer};
 
 /// Waits until `GET {path}` answers 200 with a body that passes `check`.
 async fn read_becomes(
@@ -51,13 +51,14 @@ async fn read_side_serves_user_profiles_and_a_customers_orders_newest_first() ->
     read_becomes(&stack, &path, |body| body["active"] == false).await?;
 
     let customer_id = format!("cust-{}", stack.id);
+    registered_customer(&stack, &customer_id).await?;
     let orders = [
         format!("first-{}", stack.id),
         format!("second-{}", stack.id),
     ];
     for order_id in &orders {
         let lines = json!([{"sku": "READ-1", "quantity": 1, "unit_price_cents": 500}]);
-        let place = json!({"order_id": order_id, "customer_id": customer_id, "lines": lines});
+        let place = place_order(order_id, &customer_id, lines);
         assert_accepted(&stack.send("order.PlaceOrder", place).await?);
     }
     let listing = format!("/customers/{customer_id}/orders");

@@ -92,6 +92,48 @@ pub async fn order_becomes(
         .await
 }
 
+/// Registers `customer_id` as a user (`user.RegisterUser`) and waits until the order
+/// service, which learns of customers from the user service's events, holds them as
+/// active: only then is an order for them accepted.
+pub async fn registered_customer(stack: &TestStack, customer_id: &str) -> anyhow::Result<()> {
+    let register = json!({"user_id": customer_id,
+        "email": format!("{customer_id}@example.com"), "name": format!("Customer {customer_id}")});
+    assert_accepted(&stack.send("user.RegisterUser", register).await?);
+    customer_becomes(stack, customer_id, true).await
+}
+
+/// Waits until the order service's `customers` read model holds `customer_id` as
+/// `active` (or not): read from its database, so no order need be placed to tell.
+pub async fn customer_becomes(
+    stack: &TestStack,
+    customer_id: &str,
+    active: bool,
+) -> anyhow::Result<()> {
+    let pool = sqlx::PgPool::connect(&stack.order_database_url).await?;
+    let waited = stack
+        .eventually(
+            &format!("customer {customer_id} active: {active}"),
+            || async {
+                let row: Option<bool> =
+                    sqlx::query_scalar("SELECT active FROM customers WHERE customer_id = $1")
+                        .bind(customer_id)
+                        .fetch_optional(&pool)
+                        .await?;
+                anyhow::ensure!(row == Some(active), "customers row: {row:?}");
+                Ok(())
+            },
+        )
+        .await;
+    pool.close().await;
+    waited
+}
+
+/// The `order.PlaceOrder` body, paid with the card the provider simulator approves.
+pub fn place_order(order_id: &str, customer_id: &str, lines: Value) -> Value {
+    json!({"order_id": order_id, "customer_id": customer_id, "card_token": "tok_ok",
+        "lines": lines})
+}
+
 fn field(body: &Value, name: &str) -> u64 {
     body[name].as_u64().unwrap_or(u64::MAX)
 }

@@ -102,7 +102,7 @@ impl OrderPlan {
             .priced(catalogue)
             .map(|(p, l)| json!({"sku": p.sku, "quantity": l.quantity, "unit_price_cents": p.price_cents}))
             .collect();
-        json!({"order_id": self.order_id, "customer_id": self.customer_id, "lines": lines})
+        json!({"order_id": self.order_id, "customer_id": self.customer_id, "card_token": "tok_ok", "lines": lines})
     }
 
     /// The `inventory.ReserveStock` body.
