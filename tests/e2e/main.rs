@@ -7,5 +7,6 @@ mod notifications;
 mod orders;
 mod payments;
 mod read_side;
+mod sagas;
 mod support;
 mod users;

@@ -6,7 +6,10 @@
 //! command queues are not shared with a running demo or another test), its own MongoDB
 //! database and Redis key prefix. Nothing is mocked.
 
+pub mod invariants;
 pub mod payments;
+mod raw;
+pub mod saga;
 pub mod servers;
 mod tap;
 
@@ -39,6 +42,10 @@ pub struct TestStack {
     pub mongodb_database: String,
     /// Set by [`Self::start_payments`].
     payment_database: Option<String>,
+    /// Set by [`Self::saga_database`].
+    saga_database: Option<String>,
+    /// The saga's HTTP API, once [`Self::start_saga`] started it.
+    pub saga_url: String,
     nats: Option<platform::nats::NatsSettings>,
     pub redis_key_prefix: String,
     client: CommandClient,
@@ -72,6 +79,8 @@ impl TestStack {
                 .build()?,
             tasks: Vec::new(),
             payment_database: None,
+            saga_database: None,
+            saga_url: String::new(),
             nats: None,
             id,
             amqp_url,
@@ -144,7 +153,7 @@ impl TestStack {
 
     /// Waits for a write-side service's `/health`: commands are published as mandatory,
     /// so its command queue must be consumed before the first one is sent.
-    async fn healthy(&self, port: u16) -> anyhow::Result<()> {
+    pub async fn healthy(&self, port: u16) -> anyhow::Result<()> {
         let url = format!("http://127.0.0.1:{port}/health");
         self.eventually(&format!("service on port {port} healthy"), || async {
             let status = self.http.get(&url).send().await?.status();
@@ -225,12 +234,27 @@ impl TestStack {
         F: Fn() -> Fut,
         Fut: Future<Output = anyhow::Result<T>>,
     {
+        self.eventually_within(what, Duration::from_secs(10), check)
+            .await
+    }
+
+    /// Polls `check` until it passes or `limit` went by.
+    pub async fn eventually_within<F, Fut, T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        check: F,
+    ) -> anyhow::Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = anyhow::Result<T>>,
+    {
         let started = Instant::now();
         loop {
             match check().await {
                 Ok(value) => return Ok(value),
-                Err(err) if started.elapsed() > Duration::from_secs(10) => {
-                    anyhow::bail!("{what}: still failing after 10 s: {err}")
+                Err(err) if started.elapsed() > limit => {
+                    anyhow::bail!("{what}: still failing after {limit:?}: {err}")
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
             }
@@ -244,6 +268,9 @@ impl TestStack {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
         self.stop_payments().await?;
+        if let Some(database) = self.saga_database.take() {
+            servers::drop_database(&database).await?;
+        }
         servers::drop_database(&format!("e2e_inventory_{}", self.id)).await?;
         servers::drop_database(&format!("e2e_order_{}", self.id)).await?;
         servers::drop_database(&format!("e2e_user_{}", self.id)).await?;

@@ -15,6 +15,13 @@ impl TestStack {
     /// Starts the provider and the bridge (so the bridge's queue exists before the first
     /// payment request is published), then the payment service.
     pub async fn start_payments(&mut self) -> anyhow::Result<()> {
+        self.start_payment_gateway().await?;
+        let url = self.payment_database().await?;
+        self.start_payment_service(&url).await
+    }
+
+    /// The provider simulator and the NATS bridge, without the payment service.
+    pub async fn start_payment_gateway(&mut self) -> anyhow::Result<()> {
         let nats = NatsSettings {
             url: NATS_URL.into(),
             stream: format!("E2E_{}", self.id.to_uppercase()),
@@ -41,15 +48,22 @@ impl TestStack {
         for port in ports {
             self.healthy(port).await?;
         }
-        self.start_payment_service().await
+        Ok(())
     }
 
-    async fn start_payment_service(&mut self) -> anyhow::Result<()> {
-        let database = format!("e2e_payment_{}", self.id);
-        let url = servers::create_database(&database).await?;
-        self.payment_database = Some(database);
+    /// Creates the payment service's database (once) and returns its URL.
+    pub async fn payment_database(&mut self) -> anyhow::Result<String> {
+        let name = format!("e2e_payment_{}", self.id);
+        if self.payment_database.is_none() {
+            servers::create_database(&name).await?;
+            self.payment_database = Some(name.clone());
+        }
+        Ok(format!("postgres://postgres@127.0.0.1:5432/{name}"))
+    }
+
+    async fn start_payment_service(&mut self, url: &str) -> anyhow::Result<()> {
         let payment = payment::build(payment::Settings {
-            service: self.service_settings(&url),
+            service: self.service_settings(url),
             policy: Default::default(),
         })
         .await?;
