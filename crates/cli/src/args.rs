@@ -90,6 +90,21 @@ pub struct DemoArgs {
     )]
     pub query_url: String,
 
+    /// Base URL of the saga service (`GET /sagas/{order_id}`).
+    #[arg(
+        long,
+        env = "SAGA_URL",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8088"
+    )]
+    pub saga_url: String,
+
+    /// How long to wait for every order's saga to finish (a timed-out payment alone
+    /// takes SAGA_PAYMENT_TIMEOUT_MS, 10 s by default).
+    #[arg(long, value_name = "SECS", default_value_t = 90,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub saga_timeout_secs: u64,
+
     /// How many orders to place.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub orders: u32,

@@ -1,16 +1,19 @@
 //! `commerce demo`: a workload a person can watch.
 //!
 //! 1. adds four products in two categories (skus suffixed with a run id, so the demo
-//!    can be re-run), with stock; one product is scarce;
-//! 2. places orders and — until the saga exists — plays the fulfilment itself:
-//!    reserve stock, then confirm and commit, or cancel when stock is short;
-//! 3. sends deliberately invalid commands to show validation;
-//! 4. polls the read side until it shows the final state, and prints it.
+//!    can be re-run), with stock, one of them scarce; registers three customers;
+//! 2. places orders paid with cards the provider simulator approves, declines, fails
+//!    once, or never answers; the last order asks for more than the scarce stock;
+//! 3. watches each order's saga to its end (`GET /sagas/{order_id}`): completed, or
+//!    cancelled with its compensation (out of stock, declined, timed out);
+//! 4. sends deliberately invalid commands to show validation;
+//! 5. polls the read side until it shows the final state, and prints it.
 
 mod plan;
 mod read_side;
+mod sagas;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use platform::command_bus::{CommandReply, ReplyStatus};
 use serde_json::{json, Value};
@@ -18,6 +21,9 @@ use serde_json::{json, Value};
 use crate::args::DemoArgs;
 use crate::client::{ClientError, CommandClient, SendOptions};
 use plan::{OrderPlan, Outcome, Product};
+
+/// How long an order waits for its new customer to be known to the order service.
+const CUSTOMER_WAIT: Duration = Duration::from_secs(15);
 
 /// The demo ran and everything ended as expected.
 pub const EXIT_SUCCESS: u8 = 0;
@@ -78,9 +84,12 @@ struct Demo {
 impl Demo {
     async fn play(&self, run_id: &str, args: &DemoArgs) -> Result<u8, DemoError> {
         self.stock_catalogue().await?;
-        let ended = self
+        self.register_customers(run_id).await?;
+        let placed = self
             .place_orders(&plan::orders(run_id, args.orders))
             .await?;
+        let saga_timeout = Duration::from_secs(args.saga_timeout_secs);
+        let ended = sagas::watch(&args.saga_url, &self.catalogue, &placed, saga_timeout).await?;
         let validated = self.show_validation().await?;
         let expected = read_side::Expected::new(&self.catalogue, &ended);
         let timeout = Duration::from_secs(args.read_timeout_secs);
@@ -124,7 +133,7 @@ impl Demo {
     }
 
     async fn stock_catalogue(&self) -> Result<(), DemoError> {
-        println!("\n[1/4] catalogue");
+        println!("\n[1/5] catalogue and customers");
         for p in &self.catalogue {
             let product = json!({"sku": p.sku, "name": p.name, "category": p.category, "price_cents": p.price_cents});
             self.setup("inventory.AddProduct", product).await?;
@@ -146,99 +155,64 @@ impl Demo {
         Ok(())
     }
 
-    async fn place_orders(
-        &self,
-        orders: &[OrderPlan],
-    ) -> Result<Vec<(OrderPlan, Outcome)>, DemoError> {
-        println!("\n[2/4] orders (placed, then reserved, then confirmed or cancelled)");
-        let mut ended = Vec::with_capacity(orders.len());
+    async fn register_customers(&self, run_id: &str) -> Result<(), DemoError> {
+        for (user_id, name, email) in plan::customers(run_id) {
+            let body = json!({"user_id": user_id, "name": name, "email": email});
+            self.setup("user.RegisterUser", body).await?;
+            println!("  + customer {user_id:<17} {email}");
+        }
+        Ok(())
+    }
+
+    /// Places every order; returns those the order service accepted.
+    async fn place_orders(&self, orders: &[OrderPlan]) -> Result<Vec<OrderPlan>, DemoError> {
+        println!("\n[2/5] orders (the saga takes each one from here)");
+        let mut placed = Vec::with_capacity(orders.len());
         for order in orders {
-            let outcome = self.fulfil(order).await?;
-            let total = money(order.total_cents(&self.catalogue));
-            let ending = match &outcome {
-                Outcome::Confirmed => "confirmed".to_string(),
-                Outcome::Cancelled { reason } => format!("cancelled: {reason}"),
-                Outcome::Failed { step } => format!("FAILED at {step}"),
-            };
             let basket = order.basket(&self.catalogue);
-            println!(
-                "  {}  {:<17} {:>10}  → {ending}",
-                order.order_id, basket, total
-            );
-            ended.push((order.clone(), outcome));
-        }
-        Ok(ended)
-    }
-
-    /// Places one order and plays the fulfilment steps the saga will take over.
-    async fn fulfil(&self, order: &OrderPlan) -> Result<Outcome, DemoError> {
-        let id = order.order_id.as_str();
-        let placed = self
-            .send("order.PlaceOrder", order.place_body(&self.catalogue), id)
-            .await?;
-        if let Some(reason) = rejection(&placed) {
-            return Ok(Outcome::Failed {
-                step: format!("PlaceOrder ({reason})"),
-            });
-        }
-        let reserved = self
-            .send(
-                "inventory.ReserveStock",
-                order.reserve_body(&self.catalogue),
-                id,
-            )
-            .await?;
-        match &reserved.error {
-            None => self.confirm(id).await,
-            Some(error) if error.code == "insufficient_stock" => {
-                let shortage = error.message.trim_start_matches("not enough stock: ");
-                self.cancel(id, format!("out of stock: {shortage}")).await
-            }
-            Some(error) => {
-                self.cancel(id, format!("reservation refused: {}", error.code))
-                    .await
+            let total = money(order.total_cents(&self.catalogue));
+            match self.place(order).await? {
+                None => {
+                    println!(
+                        "  {}  {basket:<17} {total:>10}  {:<11} placed",
+                        order.order_id, order.card
+                    );
+                    placed.push(order.clone());
+                }
+                Some(reason) => println!(
+                    "  {}  {basket:<17} {total:>10}  REFUSED: {reason}",
+                    order.order_id
+                ),
             }
         }
+        Ok(placed)
     }
 
-    async fn confirm(&self, order_id: &str) -> Result<Outcome, DemoError> {
-        let body = json!({"order_id": order_id});
-        let confirmed = self
-            .send("order.ConfirmOrder", body.clone(), order_id)
-            .await?;
-        if let Some(reason) = rejection(&confirmed) {
-            // Compensate: the order will not ship, so its stock goes back.
-            self.send("inventory.ReleaseStock", body, order_id).await?;
-            return Ok(Outcome::Failed {
-                step: format!("ConfirmOrder ({reason})"),
-            });
+    /// Places one order; `Some(reason)` when it was refused. The order service learns
+    /// of new customers from the user service's events, so a customer registered a
+    /// moment ago may still be unknown to it: such a refusal is retried for a while,
+    /// each time as a new command (a command id always gets its first answer).
+    async fn place(&self, order: &OrderPlan) -> Result<Option<String>, DemoError> {
+        let body = order.place_body(&self.catalogue);
+        let started = Instant::now();
+        loop {
+            let reply = self
+                .send("order.PlaceOrder", body.clone(), &order.order_id)
+                .await?;
+            let unknown = reply
+                .error
+                .as_ref()
+                .is_some_and(|e| e.code == "unknown_customer");
+            if !unknown || started.elapsed() > CUSTOMER_WAIT {
+                return Ok(rejection(&reply));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let committed = self
-            .send("inventory.CommitReservation", body, order_id)
-            .await?;
-        Ok(match rejection(&committed) {
-            None => Outcome::Confirmed,
-            Some(reason) => Outcome::Failed {
-                step: format!("CommitReservation ({reason})"),
-            },
-        })
-    }
-
-    async fn cancel(&self, order_id: &str, reason: String) -> Result<Outcome, DemoError> {
-        let reason: String = reason.chars().take(200).collect();
-        let body = json!({"order_id": order_id, "reason": reason});
-        let cancelled = self.send("order.CancelOrder", body, order_id).await?;
-        Ok(match rejection(&cancelled) {
-            None => Outcome::Cancelled { reason },
-            Some(why) => Outcome::Failed {
-                step: format!("CancelOrder ({why})"),
-            },
-        })
     }
 
     /// Sends invalid commands; returns whether each was rejected as it should be.
     async fn show_validation(&self) -> Result<bool, DemoError> {
-        println!("\n[3/4] validation (commands that must be refused)");
+        println!("\n[4/5] validation (commands that must be refused)");
         let sku = self
             .catalogue
             .first()

@@ -28,6 +28,32 @@ pub struct OrderPlan {
     pub order_id: String,
     pub customer_id: String,
     pub lines: Vec<Line>,
+    /// The card token, which decides the payment provider simulator's answer.
+    pub card: &'static str,
+}
+
+/// The cards the orders cycle through: approved, approved, declined, approved on the
+/// second attempt, never answered (so the saga's payment timeout voids it).
+pub const CARDS: [&str; 5] = [
+    "tok_ok",
+    "tok_ok",
+    "tok_decline",
+    "tok_flaky",
+    "tok_timeout",
+];
+
+/// The demo's customers: id, name, email.
+pub fn customers(run_id: &str) -> Vec<(String, String, String)> {
+    (1..=3)
+        .map(|n| {
+            let id = format!("cust-{run_id}-{n}");
+            (
+                id.clone(),
+                format!("Customer {n}"),
+                format!("{id}@example.com"),
+            )
+        })
+        .collect()
 }
 
 /// How one order ended.
@@ -63,8 +89,9 @@ pub fn catalogue(run_id: &str) -> Vec<Product> {
     ]
 }
 
-/// `count` orders cycling through four baskets, every other one with a chair; the
-/// last one asks for more chairs than exist, so at least one order is always cancelled.
+/// `count` orders cycling through four baskets, every other one with a chair, and
+/// through the [`CARDS`]; the last one asks for more chairs than exist, so at least one
+/// order is always cancelled for want of stock.
 pub fn orders(run_id: &str, count: u32) -> Vec<OrderPlan> {
     let line = |product, quantity| Line { product, quantity };
     (0..count)
@@ -79,10 +106,16 @@ pub fn orders(run_id: &str, count: u32) -> Vec<OrderPlan> {
                     _ => vec![line(SCARCE, 1), line(1, 1)],
                 }
             };
+            let last = i + 1 == count;
             OrderPlan {
                 order_id: format!("ord-{run_id}-{:02}", i + 1),
                 customer_id: format!("cust-{run_id}-{}", i % 3 + 1),
                 lines,
+                card: if last {
+                    "tok_ok"
+                } else {
+                    CARDS[i as usize % CARDS.len()]
+                },
             }
         })
         .collect()
@@ -102,16 +135,8 @@ impl OrderPlan {
             .priced(catalogue)
             .map(|(p, l)| json!({"sku": p.sku, "quantity": l.quantity, "unit_price_cents": p.price_cents}))
             .collect();
-        json!({"order_id": self.order_id, "customer_id": self.customer_id, "card_token": "tok_ok", "lines": lines})
-    }
-
-    /// The `inventory.ReserveStock` body.
-    pub fn reserve_body(&self, catalogue: &[Product]) -> Value {
-        let lines: Vec<Value> = self
-            .priced(catalogue)
-            .map(|(p, l)| json!({"sku": p.sku, "quantity": l.quantity}))
-            .collect();
-        json!({"order_id": self.order_id, "lines": lines})
+        json!({"order_id": self.order_id, "customer_id": self.customer_id,
+            "card_token": self.card, "lines": lines})
     }
 
     /// `2×LAMP, 1×MOUSE`, for progress lines.

@@ -112,7 +112,7 @@ pub async fn show(
 ) -> Result<(), ReadSideError> {
     let base = url.trim_end_matches('/');
     println!(
-        "\n[4/4] read side ({base}), waiting up to {} s for the projections",
+        "\n[5/5] read side ({base}), waiting up to {} s for the projections",
         timeout.as_secs()
     );
     let http = reqwest::Client::builder()
