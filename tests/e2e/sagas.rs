@@ -364,3 +364,37 @@ async fn place_batch(
     }
     Ok(orders)
 }
+
+#[tokio::test]
+async fn garbage_on_every_queue_is_dead_lettered_and_every_consumer_goes_on() -> anyhow::Result<()>
+{
+    let (mut stack, customer, sku) = fulfilment_stack(5).await?;
+    let queues = [
+        "inventory.commands",
+        "order.commands",
+        "user.commands",
+        "payment.commands",
+        "notification.commands",
+        "order.customers",
+        "payment.provider-answers",
+        "bridge.to-nats",
+        "query.projections",
+        "saga.events",
+        "saga.replies",
+    ];
+    for queue in queues {
+        // The default exchange routes by queue name: the bytes reach the consumer as is.
+        stack
+            .publish_raw("", queue, b"\x00garbage{", BasicProperties::default())
+            .await?;
+    }
+    for queue in queues {
+        let dead = stack.take(&format!("{queue}.dlq"), 1).await?;
+        assert_eq!(dead, [b"\x00garbage{".to_vec()], "{queue}");
+    }
+    let order_id = format!("after-all-garbage-{}", stack.id);
+    place(&stack, order(&order_id, &customer, &sku, 1, "tok_ok")).await?;
+    assert_eq!(stack.saga_finished(&order_id).await?["status"], "completed");
+    assert!(stack.assert_whole_or_undone(&order_id).await?);
+    stack.stop().await
+}
