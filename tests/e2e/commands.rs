@@ -1,11 +1,10 @@
 //! Commands over the broker: any AMQP client can send them, each command id takes
 //! effect once, and every kind of bad input gets a clear answer or a dead letter.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cli::client::SendOptions;
 use e2e::TestStack;
-use lapin::options::{BasicGetOptions, BasicPublishOptions};
 use lapin::BasicProperties;
 use serde_json::json;
 
@@ -18,24 +17,13 @@ async fn publish_plain(
     body: &[u8],
     message_id: Option<&str>,
 ) -> anyhow::Result<()> {
-    let connection = lapin::Connection::connect(&stack.amqp_url, Default::default()).await?;
-    let channel = connection.create_channel().await?;
     let mut properties = BasicProperties::default().with_content_type("application/json".into());
     if let Some(id) = message_id {
         properties = properties.with_message_id(id.into());
     }
-    channel
-        .basic_publish(
-            "commands".into(),
-            routing_key.into(),
-            BasicPublishOptions::default(),
-            body,
-            properties,
-        )
-        .await?
-        .await?;
-    connection.close(200, "done".into()).await?;
-    Ok(())
+    stack
+        .publish_raw("commands", routing_key, body, properties)
+        .await
 }
 
 #[tokio::test]
@@ -207,22 +195,7 @@ async fn a_bad_command_nobody_can_be_told_about_is_dead_lettered() -> anyhow::Re
         None,
     )
     .await?;
-    let connection = lapin::Connection::connect(&stack.amqp_url, Default::default()).await?;
-    let channel = connection.create_channel().await?;
-    let mut dead = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while dead.len() < 2 && Instant::now() < deadline {
-        match channel
-            .basic_get(
-                "inventory.commands.dlq".into(),
-                BasicGetOptions { no_ack: true },
-            )
-            .await?
-        {
-            Some(message) => dead.push(message.delivery.data.clone()),
-            None => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
+    let dead = stack.take("inventory.commands.dlq", 2).await?;
     assert!(
         dead.contains(&b"{broken".to_vec()),
         "malformed message not dead-lettered: {dead:?}"
