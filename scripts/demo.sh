@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2317  # cleanup and on_signal run from traps
+# shellcheck disable=SC2317,SC2329  # cleanup and on_signal run from traps
 # The demo: bring up the stack, build the release binaries, start the services in the
 # background, wait until each one's /health answers 200, then run `commerce demo` in the
 # foreground. When it ends (or on Ctrl-C / SIGTERM) the services started here get
@@ -25,10 +25,12 @@ SERVICES=(
     "payment-provider 8086"
     "nats-bridge 8087"
     "payment-service 8084"
+    "saga 8088"
     "notification-service 8085"
     "query-service 8080"
 )
 QUERY_PORT=8080 # QUERY_URL for the demo client
+SAGA_PORT=8088  # SAGA_URL for the demo client (it watches each order's saga)
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -162,6 +164,7 @@ done
 
 say demo "running $BIN_DIR/commerce demo $*"
 export QUERY_URL=${QUERY_URL:-http://127.0.0.1:$QUERY_PORT}
+export SAGA_URL=${SAGA_URL:-http://127.0.0.1:$SAGA_PORT}
 # In the background and waited for, so that a SIGTERM to this script is handled at once
 # (it stops the demo, then the services); not exec, so the EXIT trap stops the services.
 "$BIN_DIR/commerce" demo "$@" &

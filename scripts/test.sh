@@ -25,6 +25,11 @@ fi
 
 bash "$REPO/scripts/stack-up.sh"
 
+# The e2e kill tests run the saga and the payment service as child processes (to SIGKILL
+# them); built here, a test finds them up to date instead of compiling them mid-run.
+say build "cargo build --bins -p saga -p payment"
+cargo build --bins -p saga -p payment
+
 if cargo nextest --version >/dev/null 2>&1; then
     say test "cargo nextest run --workspace --profile ${NEXTEST_PROFILE:-ci}"
     exec cargo nextest run --workspace --profile "${NEXTEST_PROFILE:-ci}" "$@"
