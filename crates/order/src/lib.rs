@@ -16,7 +16,7 @@ pub mod domain;
 
 use std::future::Future;
 
-use platform::http::{operational_routes, Health};
+use platform::http::Health;
 use platform::service::{build_write_side, ServiceSettings, StartupError, WriteSide};
 
 pub use application::Orders;
@@ -74,7 +74,8 @@ pub async fn build(settings: Settings) -> Result<Application, StartupError> {
     )
     .await?;
     let customers = CustomerFeed::new(write_side.pool.clone());
-    write_side.router = operational_routes(health(&write_side, &customers));
+    let health = health(&write_side, &customers);
+    write_side.set_health(health);
     Ok(Application {
         write_side,
         customers,

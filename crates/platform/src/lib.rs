@@ -6,6 +6,8 @@
 //! - [`telemetry`]: structured logging and the Prometheus recorder.
 //! - [`envelope`]: the JSON envelope every event travels in, and the metadata keys.
 //! - [`store`]: the `events` table as outbox: reading by commit order, atomic multi-aggregate appends.
+//! - [`feed`]: a store as a read-only HTTP feed in commit order (`GET /events`), and its client.
+//! - [`projection`]: the projection runtime: checkpoints per source, catch-up from the feeds, parking, rebuilds.
 //! - [`relay`]: the outbox relay, store to the `events` exchange with publisher confirms.
 //! - [`broker`]: RabbitMQ connection and topology (exchanges, queues, dead-lettering).
 //! - [`consumer`]: the durable-queue consumer loop every RabbitMQ consumer shares.
@@ -25,9 +27,11 @@ pub mod config;
 pub mod consumer;
 pub mod cqrs;
 pub mod envelope;
+pub mod feed;
 pub mod http;
 pub mod inbox;
 pub mod nats;
+pub mod projection;
 pub mod relay;
 pub mod schema;
 pub mod service;

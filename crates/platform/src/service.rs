@@ -91,13 +91,19 @@ pub async fn build_write_side<H: CommandHandler>(
         .with_postgres("postgres", pool.clone())
         .with_flag("rabbitmq", bus.connected());
     Ok(WriteSide {
+        service: service.to_string(),
         listener,
-        router: operational_routes(health),
+        router: write_side_routes(service, &pool, health),
         relay: Relay::new(pool.clone(), service, settings.relay),
         pool,
         bus,
         amqp_url: settings.broker.amqp_url,
     })
+}
+
+/// Health, metrics and the store's feed.
+fn write_side_routes(service: &str, pool: &PgPool, health: Health) -> Router {
+    operational_routes(health).merge(crate::feed::routes(service, pool.clone()))
 }
 
 /// Connects to a service's database, waiting for it at start-up (up to ~30 s) so the
@@ -123,6 +129,7 @@ pub async fn connect_postgres(url: &str, max_connections: u32) -> Result<PgPool,
 
 /// A write-side service ready to run.
 pub struct WriteSide<H> {
+    service: String,
     pub listener: TcpListener,
     pub router: Router,
     pub relay: Relay,
@@ -136,6 +143,12 @@ impl<H: CommandHandler> WriteSide<H> {
     /// The bound HTTP port (useful when bound to port 0).
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Replaces the `/health` checks (a service with a consumer of its own adds its
+    /// flag); metrics and the feed stay.
+    pub fn set_health(&mut self, health: Health) {
+        self.router = write_side_routes(&self.service, &self.pool, health);
     }
 
     /// Runs everything until `shutdown` resolves, then stops accepting work, finishes

@@ -33,7 +33,18 @@ use uuid::Uuid;
 use crate::envelope::{unwrap_payload, EventEnvelope, CAUSATION_ID, CORRELATION_ID};
 
 /// A position in a store's commit order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Cursor {
     /// The writing transaction's id (xid8, which fits an i64 for any real cluster).
     pub tx_id: i64,
@@ -118,6 +129,21 @@ pub async fn read_committed_after(
         .fetch_all(pool)
         .await?;
     rows.iter().map(stored_event_from_row).collect()
+}
+
+/// How many events are committed after `after` (the same horizon as
+/// [`read_committed_after`]).
+pub async fn count_committed_after(pool: &PgPool, after: Cursor) -> Result<i64, StoreError> {
+    let count = sqlx::query_scalar(
+        "SELECT count(*) FROM events \
+         WHERE (tx_id, global_position) > ($1::text::xid8, $2) \
+           AND tx_id < pg_snapshot_xmin(pg_current_snapshot())",
+    )
+    .bind(after.tx_id.to_string())
+    .bind(after.position)
+    .fetch_one(pool)
+    .await?;
+    Ok(count)
 }
 
 fn stored_event_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredEvent, StoreError> {

@@ -1,0 +1,183 @@
+//! A service's event store as a read-only HTTP feed, and its client.
+//!
+//! Databases are private to their service, so a projection that must catch up (or
+//! rebuild) from a store reads it through the service: `GET /events` pages through the
+//! store in commit order, the same gap-safe way the relay reads it (see
+//! [`crate::store`]), and `GET /events/count` says how many events lie after a cursor.
+//!
+//! ```text
+//! GET /events?after_tx=0&after_position=0&limit=500
+//! → {"events": [{"cursor": {"tx_id": 741, "position": 3}, "event": {<EventEnvelope>}}, ..],
+//!    "remaining": 0}
+//! ```
+//!
+//! `remaining` counts the committed events after the page (only when the page is full;
+//! otherwise it is 0), for lag metrics and progress bars.
+
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use crate::envelope::EventEnvelope;
+use crate::http::ApiError;
+use crate::store::{self, Cursor};
+
+/// The most events one page holds.
+pub const MAX_PAGE: i64 = 5_000;
+
+/// One event of the feed, with its place in the store's commit order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedEvent {
+    pub cursor: Cursor,
+    pub event: EventEnvelope,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedPage {
+    pub events: Vec<FeedEvent>,
+    /// Committed events after the last one of this page.
+    pub remaining: i64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    after_tx: i64,
+    #[serde(default)]
+    after_position: i64,
+    limit: Option<i64>,
+}
+
+impl PageQuery {
+    fn after(&self) -> Cursor {
+        Cursor {
+            tx_id: self.after_tx,
+            position: self.after_position,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct FeedState {
+    service: String,
+    pool: PgPool,
+}
+
+/// `GET /events` and `GET /events/count` over `pool`'s store, for `service`.
+pub fn routes(service: &str, pool: PgPool) -> Router {
+    let state = FeedState {
+        service: service.to_string(),
+        pool,
+    };
+    Router::new()
+        .route("/events", get(page))
+        .route("/events/count", get(count))
+        .with_state(state)
+}
+
+async fn page(
+    State(feed): State<FeedState>,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<FeedPage>, ApiError> {
+    let limit = query.limit.unwrap_or(500);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    let unavailable = |err: store::StoreError| ApiError::Unavailable(err.to_string());
+    let rows = store::read_committed_after(&feed.pool, query.after(), limit)
+        .await
+        .map_err(unavailable)?;
+    let full = rows.len() as i64 == limit;
+    let events: Vec<FeedEvent> = rows
+        .into_iter()
+        .map(|row| FeedEvent {
+            cursor: row.cursor,
+            event: row.into_envelope(&feed.service),
+        })
+        .collect();
+    let remaining = match events.last() {
+        Some(last) if full => store::count_committed_after(&feed.pool, last.cursor)
+            .await
+            .map_err(unavailable)?,
+        _ => 0,
+    };
+    Ok(Json(FeedPage { events, remaining }))
+}
+
+async fn count(
+    State(feed): State<FeedState>,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let count = store::count_committed_after(&feed.pool, query.after())
+        .await
+        .map_err(|err| ApiError::Unavailable(err.to_string()))?;
+    Ok(Json(serde_json::json!({ "count": count })))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("feed {url} unreachable: {source}")]
+    Unreachable { url: String, source: reqwest::Error },
+    #[error("feed {url} answered {status}")]
+    Status { url: String, status: u16 },
+}
+
+/// Reads one service's feed.
+#[derive(Debug, Clone)]
+pub struct FeedClient {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl FeedClient {
+    pub fn new(base_url: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// Up to `limit` events committed after `after`, in commit order.
+    pub async fn page(&self, after: Cursor, limit: i64) -> Result<FeedPage, FeedError> {
+        let url = format!(
+            "{}/events?after_tx={}&after_position={}&limit={limit}",
+            self.base_url, after.tx_id, after.position
+        );
+        self.get(&url).await
+    }
+
+    /// How many events are committed after `after`.
+    pub async fn count(&self, after: Cursor) -> Result<i64, FeedError> {
+        let url = format!(
+            "{}/events/count?after_tx={}&after_position={}",
+            self.base_url, after.tx_id, after.position
+        );
+        let body: serde_json::Value = self.get(&url).await?;
+        Ok(body["count"].as_i64().unwrap_or(0))
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, FeedError> {
+        let unreachable = |source| FeedError::Unreachable {
+            url: url.to_string(),
+            source,
+        };
+        let response = self.http.get(url).send().await.map_err(unreachable)?;
+        if !response.status().is_success() {
+            return Err(FeedError::Status {
+                url: url.to_string(),
+                status: response.status().as_u16(),
+            });
+        }
+        response.json().await.map_err(unreachable)
+    }
+}

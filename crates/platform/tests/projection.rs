@@ -1,0 +1,320 @@
+//! The projection runtime against a real store served as a feed over HTTP: catch-up
+//! from the checkpoint in commit order, parking of an event that keeps failing, a
+//! store outage that parks nothing, and a rebuild that becomes current and equals the
+//! live version. The read model is the test's own (a map per version), since what is
+//! under test is the runner, not a read store.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cqrs_es::persist::SerializedEvent;
+use platform::feed::FeedEvent;
+use platform::projection::{
+    ApplyError, Bookkeeping, Feeds, Projection, RunError, Runner, RunnerSettings,
+};
+use platform::store::{append_atomically, AggregateAppend, Cursor};
+use serde_json::json;
+use support::{drop_store, fresh_store};
+
+/// Counts, per version, the units added per sku; refuses events whose sku is "BAD".
+#[derive(Default)]
+struct StockCount {
+    views: Mutex<BTreeMap<u32, BTreeMap<String, i64>>>,
+    /// Cursor of the last event applied per version, for idempotence.
+    applied: Mutex<HashMap<u32, Cursor>>,
+    down: AtomicBool,
+}
+
+/// The model as the runner holds it, shared with the test.
+#[derive(Clone)]
+struct Shared(Arc<StockCount>);
+
+impl Projection for Shared {
+    fn name(&self) -> &'static str {
+        "stock_count"
+    }
+
+    fn sources(&self) -> &'static [&'static str] {
+        &["inventory"]
+    }
+
+    async fn apply(&self, version: u32, event: &FeedEvent) -> Result<(), ApplyError> {
+        if self.0.down.load(Ordering::SeqCst) {
+            return Err(ApplyError::Unavailable("down".into()));
+        }
+        let sku = event.event.payload["sku"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if sku == "BAD" {
+            return Err(ApplyError::Refused("bad sku".into()));
+        }
+        let mut applied = self.0.applied.lock().unwrap_or_else(|e| e.into_inner());
+        if applied.get(&version).is_some_and(|c| *c >= event.cursor) {
+            return Ok(());
+        }
+        applied.insert(version, event.cursor);
+        let quantity = event.event.payload["quantity"].as_i64().unwrap_or(0);
+        let mut views = self.0.views.lock().unwrap_or_else(|e| e.into_inner());
+        *views.entry(version).or_default().entry(sku).or_default() += quantity;
+        Ok(())
+    }
+
+    async fn drop_version(&self, version: u32) -> Result<(), ApplyError> {
+        self.0
+            .views
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&version);
+        self.0
+            .applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&version);
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Book {
+    checkpoints: Mutex<HashMap<(u32, String), Cursor>>,
+    parked: Mutex<Vec<(String, String)>>,
+    current: Mutex<u32>,
+}
+
+impl Bookkeeping for Book {
+    async fn checkpoint(&self, _: &str, version: u32, source: &str) -> Result<Cursor, ApplyError> {
+        let checkpoints = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(checkpoints
+            .get(&(version, source.to_string()))
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn save_checkpoint(
+        &self,
+        _: &str,
+        version: u32,
+        source: &str,
+        cursor: Cursor,
+    ) -> Result<(), ApplyError> {
+        let mut checkpoints = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
+        checkpoints.insert((version, source.to_string()), cursor);
+        Ok(())
+    }
+
+    async fn clear_checkpoints(&self, _: &str, version: u32) -> Result<(), ApplyError> {
+        let mut checkpoints = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
+        checkpoints.retain(|(v, _), _| *v != version);
+        Ok(())
+    }
+
+    async fn park(
+        &self,
+        _: &str,
+        _: u32,
+        event: &FeedEvent,
+        error: &str,
+    ) -> Result<(), ApplyError> {
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        parked.push((event.event.event_id.to_string(), error.to_string()));
+        Ok(())
+    }
+
+    async fn current_version(&self, _: &str) -> Result<u32, ApplyError> {
+        Ok((*self.current.lock().unwrap_or_else(|e| e.into_inner())).max(1))
+    }
+
+    async fn promote(&self, _: &str, version: u32) -> Result<(), ApplyError> {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = version;
+        Ok(())
+    }
+}
+
+fn stock_added(sku: &str, sequence: usize, quantity: i64) -> AggregateAppend {
+    let event = SerializedEvent::new(
+        sku.into(),
+        sequence,
+        "Product".into(),
+        "StockAdded".into(),
+        "1".into(),
+        json!({"StockAdded": {"sku": sku, "quantity": quantity}}),
+        json!({}),
+    );
+    AggregateAppend {
+        aggregate_type: "Product".into(),
+        aggregate_id: sku.into(),
+        events: vec![event],
+    }
+}
+
+struct Bench {
+    pool: sqlx::PgPool,
+    name: String,
+    model: Arc<StockCount>,
+    book: Arc<Book>,
+    runner: Runner<Shared, Book>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn bench() -> anyhow::Result<Bench> {
+    let (pool, name) = fresh_store().await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let router = platform::feed::routes("inventory", pool.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let model = Arc::new(StockCount::default());
+    let book = Arc::new(Book::default());
+    let settings = RunnerSettings {
+        page: 2,
+        retry_pause: Duration::from_millis(1),
+        drop_grace: Duration::from_millis(1),
+        ..RunnerSettings::default()
+    };
+    let runner = Runner::new(
+        Shared(model.clone()),
+        book.clone(),
+        Feeds::new([("inventory", url.as_str())]),
+        settings,
+    );
+    Ok(Bench {
+        pool,
+        name,
+        model,
+        book,
+        runner,
+        server,
+    })
+}
+
+impl Bench {
+    /// Runs passes until `events` were applied: a transaction open anywhere in the
+    /// cluster (another test's) holds the feed's horizon back for a moment.
+    async fn pass_until(&self, events: u64) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut applied = 0;
+        while applied < events {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "only {applied} of {events} applied"
+            );
+            applied += self.runner.pass().await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    fn view(&self, version: u32) -> BTreeMap<String, i64> {
+        let views = self.model.views.lock().unwrap_or_else(|e| e.into_inner());
+        views.get(&version).cloned().unwrap_or_default()
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        self.server.abort();
+        drop_store(self.pool, &self.name).await
+    }
+}
+
+#[tokio::test]
+async fn a_pass_applies_every_committed_event_once_across_pages() -> anyhow::Result<()> {
+    let bench = bench().await?;
+    for (i, sku) in ["A", "B", "A", "C", "A"].iter().enumerate() {
+        let sequence = 1 + i / 3;
+        append_atomically(
+            &bench.pool,
+            &[stock_added(&format!("{sku}{i}"), sequence, 1)],
+        )
+        .await?;
+    }
+    assert_eq!(bench.runner.pass().await?, 5);
+    assert_eq!(
+        bench.runner.pass().await?,
+        0,
+        "a second pass finds nothing new"
+    );
+    assert_eq!(bench.view(1).values().sum::<i64>(), 5);
+    bench.stop().await
+}
+
+#[tokio::test]
+async fn an_event_that_keeps_failing_is_parked_and_the_rest_applied() -> anyhow::Result<()> {
+    let bench = bench().await?;
+    append_atomically(&bench.pool, &[stock_added("A", 1, 2)]).await?;
+    append_atomically(&bench.pool, &[stock_added("BAD", 1, 5)]).await?;
+    append_atomically(&bench.pool, &[stock_added("B", 1, 3)]).await?;
+    bench.pass_until(2).await?;
+    assert_eq!(
+        bench.view(1),
+        BTreeMap::from([("A".into(), 2), ("B".into(), 3)])
+    );
+    let parked = bench
+        .book
+        .parked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].1, "bad sku");
+    bench.stop().await
+}
+
+#[tokio::test]
+async fn an_unavailable_read_store_parks_nothing_and_keeps_the_checkpoint() -> anyhow::Result<()> {
+    let bench = bench().await?;
+    append_atomically(&bench.pool, &[stock_added("A", 1, 2)]).await?;
+    bench.model.down.store(true, Ordering::SeqCst);
+    let failed = loop {
+        match bench.runner.pass().await {
+            Ok(0) => tokio::time::sleep(Duration::from_millis(20)).await,
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(failed, Err(RunError::Store(ApplyError::Unavailable(_)))),
+        "{failed:?}"
+    );
+    assert!(bench
+        .book
+        .parked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_empty());
+    bench.model.down.store(false, Ordering::SeqCst);
+    bench.pass_until(1).await?;
+    assert_eq!(bench.view(1), BTreeMap::from([("A".into(), 2)]));
+    bench.stop().await
+}
+
+#[tokio::test]
+async fn a_rebuild_becomes_current_equal_to_the_live_version_and_drops_it() -> anyhow::Result<()> {
+    let bench = bench().await?;
+    for (i, sku) in ["A", "B", "A"].iter().enumerate() {
+        append_atomically(
+            &bench.pool,
+            &[stock_added(&format!("{sku}{i}"), 1, i as i64 + 1)],
+        )
+        .await?;
+    }
+    bench.runner.pass().await?;
+    let live = bench.view(1);
+    assert_eq!(bench.runner.rebuild().await?, 2);
+    assert_eq!(bench.book.current_version("stock_count").await?, 2);
+    assert_eq!(bench.view(2), live);
+    assert!(bench.view(1).is_empty(), "the old version is dropped");
+    let report = bench.runner.progress.report();
+    assert_eq!(
+        (report.total, report.done, report.state.as_str()),
+        (3, 3, "done")
+    );
+    // The runner goes on with the new version.
+    append_atomically(&bench.pool, &[stock_added("Z", 1, 7)]).await?;
+    bench.pass_until(1).await?;
+    assert_eq!(bench.view(2).get("Z"), Some(&7));
+    bench.stop().await
+}
