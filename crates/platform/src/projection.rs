@@ -36,6 +36,9 @@ use tokio_util::sync::CancellationToken;
 use crate::feed::{FeedClient, FeedError, FeedEvent};
 use crate::store::Cursor;
 
+mod set;
+pub use set::{AnyRunner, ProjectionSet, Wakeups};
+
 /// Why one event was not applied.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApplyError {
@@ -261,6 +264,15 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
     /// Whether `source` feeds this projection.
     pub fn reads(&self, source: &str) -> bool {
         self.projection.sources().contains(&source)
+    }
+
+    pub fn is_rebuilding(&self) -> bool {
+        self.rebuilding.load(Ordering::SeqCst)
+    }
+
+    /// The version queries read now.
+    pub async fn current_version(&self) -> Result<u32, RunError> {
+        Ok(self.book.current_version(self.projection.name()).await?)
     }
 
     /// Asks for a pass soon (several wakes before it runs make one pass).
