@@ -72,6 +72,14 @@ impl Inventory {
                 };
                 self.execute_product(&c.sku, command, metadata).await
             }
+            InventoryCommand::UpdateProduct(c) => {
+                let command = ProductCommand::UpdateProduct {
+                    sku: c.sku.clone(),
+                    price_cents: c.price_cents,
+                    category: c.category,
+                };
+                self.execute_product(&c.sku, command, metadata).await
+            }
             InventoryCommand::ReserveStock(c) => {
                 let skus = c.lines.iter().map(|l| l.sku.clone()).collect();
                 self.decide_reservation(&c.order_id, skus, metadata, |r, p| {

@@ -19,6 +19,14 @@ pub struct AddStock {
     pub quantity: u64,
 }
 
+/// At least one of the two is given (the schema requires it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UpdateProduct {
+    pub sku: String,
+    pub price_cents: Option<i64>,
+    pub category: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ReserveStock {
     pub order_id: String,
@@ -36,6 +44,7 @@ pub struct OrderRef {
 pub enum InventoryCommand {
     AddProduct(AddProduct),
     AddStock(AddStock),
+    UpdateProduct(UpdateProduct),
     ReserveStock(ReserveStock),
     ReleaseStock(OrderRef),
     CommitReservation(OrderRef),
@@ -50,6 +59,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     (
         "AddStock",
         include_str!("../../../schemas/commands/inventory/AddStock.v1.json"),
+    ),
+    (
+        "UpdateProduct",
+        include_str!("../../../schemas/commands/inventory/UpdateProduct.v1.json"),
     ),
     (
         "ReserveStock",
@@ -71,6 +84,7 @@ impl InventoryCommand {
         match self {
             Self::AddProduct(c) => &c.sku,
             Self::AddStock(c) => &c.sku,
+            Self::UpdateProduct(c) => &c.sku,
             Self::ReserveStock(c) => &c.order_id,
             Self::ReleaseStock(c) | Self::CommitReservation(c) => &c.order_id,
         }

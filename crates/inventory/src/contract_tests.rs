@@ -17,6 +17,10 @@ const EVENT_SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../../schemas/events/inventory/StockAdded.v1.json"),
     ),
     (
+        "ProductUpdated",
+        include_str!("../../../schemas/events/inventory/ProductUpdated.v1.json"),
+    ),
+    (
         "StockAllocated",
         include_str!("../../../schemas/events/inventory/StockAllocated.v1.json"),
     ),
@@ -63,6 +67,11 @@ fn every_event_matches_its_published_schema() {
             sku: sku.clone(),
             quantity: 5,
         },
+        ProductEvent::ProductUpdated {
+            sku: sku.clone(),
+            price_cents: 1499,
+            category: "gifts".into(),
+        },
         ProductEvent::StockAllocated {
             sku: sku.clone(),
             order_id: order_id.clone(),
@@ -107,4 +116,22 @@ fn command_schemas_accept_the_documented_examples_and_refuse_extra_fields() {
     assert!(registry.validate("ReserveStock", &reserve).is_ok());
     let extra = json!({"sku": "MUG-1", "quantity": 2, "warehouse": "north"});
     assert!(registry.validate("AddStock", &extra).is_err());
+}
+
+#[test]
+fn an_update_needs_a_price_or_a_category_and_nothing_else() {
+    let registry =
+        SchemaRegistry::compile(crate::commands::SCHEMAS).expect("command schemas compile");
+    let price = json!({"sku": "MUG-1", "price_cents": 1499});
+    let category = json!({"sku": "MUG-1", "category": "gifts"});
+    let both = json!({"sku": "MUG-1", "price_cents": 0, "category": "gifts"});
+    for body in [price, category, both] {
+        assert!(registry.validate("UpdateProduct", &body).is_ok(), "{body}");
+    }
+    let neither = json!({"sku": "MUG-1"});
+    let extra = json!({"sku": "MUG-1", "price_cents": 1, "name": "Cup"});
+    let negative = json!({"sku": "MUG-1", "price_cents": -1});
+    for body in [neither, extra, negative] {
+        assert!(registry.validate("UpdateProduct", &body).is_err(), "{body}");
+    }
 }

@@ -21,6 +21,8 @@ pub enum InventoryError {
     MissingProductDetails,
     #[error("a price cannot be negative")]
     NegativePrice,
+    #[error("an update must give a new price or category")]
+    NothingToUpdate,
     #[error("a quantity must be at least 1")]
     InvalidQuantity,
     #[error("a reservation needs at least one line")]
@@ -57,6 +59,7 @@ impl BusinessRule for InventoryError {
             Self::UnknownProduct(_) => "unknown_product",
             Self::MissingProductDetails => "missing_product_details",
             Self::NegativePrice => "negative_price",
+            Self::NothingToUpdate => "nothing_to_update",
             Self::InvalidQuantity => "invalid_quantity",
             Self::NoLines => "no_lines",
             Self::InsufficientStock(_) => "insufficient_stock",

@@ -24,6 +24,12 @@ pub enum ProductCommand {
         sku: String,
         quantity: u64,
     },
+    /// Changes the price, the category, or both (`None` keeps the current value).
+    UpdateProduct {
+        sku: String,
+        price_cents: Option<i64>,
+        category: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +43,13 @@ pub enum ProductEvent {
     StockAdded {
         sku: String,
         quantity: u64,
+    },
+    /// The price or category changed; both carry their new (or unchanged) value, so a
+    /// reader needs no earlier event to know the product's terms from then on.
+    ProductUpdated {
+        sku: String,
+        price_cents: i64,
+        category: String,
     },
     StockAllocated {
         sku: String,
@@ -60,6 +73,7 @@ impl DomainEvent for ProductEvent {
         match self {
             Self::ProductAdded { .. } => "ProductAdded",
             Self::StockAdded { .. } => "StockAdded",
+            Self::ProductUpdated { .. } => "ProductUpdated",
             Self::StockAllocated { .. } => "StockAllocated",
             Self::AllocationReleased { .. } => "AllocationReleased",
             Self::AllocationCommitted { .. } => "AllocationCommitted",
@@ -75,6 +89,9 @@ impl DomainEvent for ProductEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
     pub sku: Option<String>,
+    /// The current terms, kept so an update that changes nothing appends nothing.
+    pub price_cents: i64,
+    pub category: String,
     pub available: u64,
     /// Quantity held for each order by its reservation.
     pub allocated: BTreeMap<String, u64>,
@@ -131,6 +148,39 @@ pub fn add_stock(
     Ok(vec![ProductEvent::StockAdded { sku, quantity }])
 }
 
+/// Decides `UpdateProduct`: a known product takes a new price and/or category; an
+/// update that changes neither appends nothing (so a repeated update is harmless and
+/// readers never see a change that is not one).
+pub fn update_product(
+    product: &Product,
+    sku: String,
+    price_cents: Option<i64>,
+    category: Option<String>,
+) -> Result<Vec<ProductEvent>, InventoryError> {
+    if !product.exists() {
+        return Err(InventoryError::UnknownProduct(sku));
+    }
+    if price_cents.is_none() && category.is_none() {
+        return Err(InventoryError::NothingToUpdate);
+    }
+    if price_cents.is_some_and(|p| p < 0) {
+        return Err(InventoryError::NegativePrice);
+    }
+    if category.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return Err(InventoryError::MissingProductDetails);
+    }
+    let price_cents = price_cents.unwrap_or(product.price_cents);
+    let category = category.unwrap_or_else(|| product.category.clone());
+    if price_cents == product.price_cents && category == product.category {
+        return Ok(vec![]);
+    }
+    Ok(vec![ProductEvent::ProductUpdated {
+        sku,
+        price_cents,
+        category,
+    }])
+}
+
 impl Aggregate for Product {
     const TYPE: &'static str = "Product";
     type Command = ProductCommand;
@@ -152,6 +202,11 @@ impl Aggregate for Product {
                 price_cents,
             } => add_product(self, sku, name, category, price_cents)?,
             ProductCommand::AddStock { sku, quantity } => add_stock(self, sku, quantity)?,
+            ProductCommand::UpdateProduct {
+                sku,
+                price_cents,
+                category,
+            } => update_product(self, sku, price_cents, category)?,
         };
         for event in events {
             sink.write(event, self).await;
@@ -161,7 +216,24 @@ impl Aggregate for Product {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            ProductEvent::ProductAdded { sku, .. } => self.sku = Some(sku),
+            ProductEvent::ProductAdded {
+                sku,
+                category,
+                price_cents,
+                ..
+            } => {
+                self.sku = Some(sku);
+                self.price_cents = price_cents;
+                self.category = category;
+            }
+            ProductEvent::ProductUpdated {
+                price_cents,
+                category,
+                ..
+            } => {
+                self.price_cents = price_cents;
+                self.category = category;
+            }
             ProductEvent::StockAdded { quantity, .. } => self.available += quantity,
             ProductEvent::StockAllocated {
                 order_id, quantity, ..
@@ -186,127 +258,5 @@ impl Aggregate for Product {
 }
 
 #[cfg(test)]
-mod tests {
-    use cqrs_es::test::TestFramework;
-
-    use super::*;
-
-    type ProductTest = TestFramework<Product>;
-
-    fn added(sku: &str) -> ProductEvent {
-        ProductEvent::ProductAdded {
-            sku: sku.into(),
-            name: "Mug".into(),
-            category: "kitchen".into(),
-            price_cents: 1299,
-        }
-    }
-
-    fn add(sku: &str, price_cents: i64) -> ProductCommand {
-        ProductCommand::AddProduct {
-            sku: sku.into(),
-            name: "Mug".into(),
-            category: "kitchen".into(),
-            price_cents,
-        }
-    }
-
-    #[test]
-    fn a_new_product_is_added() {
-        ProductTest::with(())
-            .given_no_previous_events()
-            .when(add("MUG-1", 1299))
-            .then_expect_events(vec![added("MUG-1")]);
-    }
-
-    #[test]
-    fn a_sku_cannot_be_added_twice() {
-        ProductTest::with(())
-            .given(vec![added("MUG-1")])
-            .when(add("MUG-1", 1299))
-            .then_expect_error(InventoryError::ProductAlreadyExists("MUG-1".into()));
-    }
-
-    #[test]
-    fn a_price_cannot_be_negative() {
-        ProductTest::with(())
-            .given_no_previous_events()
-            .when(add("MUG-1", -1))
-            .then_expect_error(InventoryError::NegativePrice);
-    }
-
-    #[test]
-    fn a_product_needs_a_name() {
-        let command = ProductCommand::AddProduct {
-            sku: "MUG-1".into(),
-            name: " ".into(),
-            category: "kitchen".into(),
-            price_cents: 1,
-        };
-        ProductTest::with(())
-            .given_no_previous_events()
-            .when(command)
-            .then_expect_error(InventoryError::MissingProductDetails);
-    }
-
-    #[test]
-    fn stock_is_added_to_a_known_product() {
-        ProductTest::with(())
-            .given(vec![added("MUG-1")])
-            .when(ProductCommand::AddStock {
-                sku: "MUG-1".into(),
-                quantity: 5,
-            })
-            .then_expect_events(vec![ProductEvent::StockAdded {
-                sku: "MUG-1".into(),
-                quantity: 5,
-            }]);
-    }
-
-    #[test]
-    fn stock_cannot_be_added_to_an_unknown_product() {
-        ProductTest::with(())
-            .given_no_previous_events()
-            .when(ProductCommand::AddStock {
-                sku: "NOPE".into(),
-                quantity: 5,
-            })
-            .then_expect_error(InventoryError::UnknownProduct("NOPE".into()));
-    }
-
-    #[test]
-    fn zero_stock_cannot_be_added() {
-        ProductTest::with(())
-            .given(vec![added("MUG-1")])
-            .when(ProductCommand::AddStock {
-                sku: "MUG-1".into(),
-                quantity: 0,
-            })
-            .then_expect_error(InventoryError::InvalidQuantity);
-    }
-
-    #[test]
-    fn an_allocation_moves_stock_from_available_to_the_order() {
-        let mut product = Product::default();
-        product.apply(added("MUG-1"));
-        product.apply(ProductEvent::StockAdded {
-            sku: "MUG-1".into(),
-            quantity: 5,
-        });
-        product.apply(ProductEvent::StockAllocated {
-            sku: "MUG-1".into(),
-            order_id: "o1".into(),
-            quantity: 3,
-        });
-        assert_eq!((product.available, product.allocated_to("o1")), (2, 3));
-        product.apply(ProductEvent::AllocationCommitted {
-            sku: "MUG-1".into(),
-            order_id: "o1".into(),
-            quantity: 3,
-        });
-        assert_eq!(
-            (product.available, product.allocated_to("o1"), product.sold),
-            (2, 0, 3)
-        );
-    }
-}
+#[path = "product_tests.rs"]
+mod tests;
