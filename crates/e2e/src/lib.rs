@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use cli::client::{CommandClient, SendOptions};
 use platform::command_bus::CommandReply;
 use platform::config::{BrokerSettings, RelaySettings};
+use platform::projection::RunnerSettings;
 use platform::service::ServiceSettings;
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -48,6 +49,8 @@ pub struct TestStack {
     pub saga_url: String,
     nats: Option<platform::nats::NatsSettings>,
     pub redis_key_prefix: String,
+    /// Each started write-side service and the base URL of its feed (`GET /events`).
+    pub feed_urls: Vec<(String, String)>,
     client: CommandClient,
     http: reqwest::Client,
     shutdown: CancellationToken,
@@ -78,6 +81,7 @@ impl TestStack {
                 .timeout(Duration::from_secs(5))
                 .build()?,
             tasks: Vec::new(),
+            feed_urls: Vec::new(),
             payment_database: None,
             saga_database: None,
             saga_url: String::new(),
@@ -95,6 +99,22 @@ impl TestStack {
         stack.start_notification().await?;
         stack.start_query().await?;
         Ok(stack)
+    }
+
+    /// Records the feed of `service`, served on `port`.
+    pub fn add_feed(&mut self, service: &str, port: u16) {
+        self.feed_urls
+            .push((service.to_string(), format!("http://127.0.0.1:{port}")));
+    }
+
+    /// The feeds as `FEED_URLS` spells them: `service=url,...`.
+    pub fn feed_urls_setting(&self) -> String {
+        let pairs: Vec<String> = self
+            .feed_urls
+            .iter()
+            .map(|(s, u)| format!("{s}={u}"))
+            .collect();
+        pairs.join(",")
     }
 
     fn broker(&self) -> BrokerSettings {
@@ -123,6 +143,9 @@ impl TestStack {
         let order = order::build(self.service_settings(&self.order_database_url)).await?;
         let user = user::build(self.service_settings(&self.user_database_url)).await?;
         let ports = [inventory.port(), order.port(), user.port()];
+        for (service, port) in ["inventory", "order", "user"].into_iter().zip(ports) {
+            self.add_feed(service, port);
+        }
         self.spawn(inventory.run_until(self.shutdown.clone().cancelled_owned()));
         self.spawn(order.run_until(self.shutdown.clone().cancelled_owned()));
         self.spawn(user.run_until(self.shutdown.clone().cancelled_owned()));
@@ -147,6 +170,7 @@ impl TestStack {
         };
         let service = notification::build(settings).await?;
         let port = service.port();
+        self.add_feed("notification", port);
         self.spawn(service.run_until(self.shutdown.clone().cancelled_owned()));
         self.healthy(port).await
     }
@@ -172,6 +196,12 @@ impl TestStack {
             redis_key_prefix: self.redis_key_prefix.clone(),
             prefetch: 64,
             broker: self.broker(),
+            feed_urls: self.feed_urls_setting(),
+            runner: RunnerSettings {
+                poll: Duration::from_millis(200),
+                drop_grace: Duration::from_millis(500),
+                ..RunnerSettings::default()
+            },
         })
         .await?;
         self.query_url = format!("http://127.0.0.1:{}", query.port());

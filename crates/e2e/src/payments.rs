@@ -68,6 +68,7 @@ impl TestStack {
         })
         .await?;
         let port = payment.port();
+        self.add_feed("payment", port);
         self.spawn(payment.run_until(self.shutdown.clone().cancelled_owned()));
         self.healthy(port).await
     }

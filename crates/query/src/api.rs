@@ -115,7 +115,7 @@ async fn list_products(
     let (limit, offset) = paging(params.limit, params.offset)?;
     // `?category=` (empty) means no filter, as an absent parameter does.
     let category = params.category.as_deref().filter(|c| !c.is_empty());
-    let items = views::products(&state.store.db, category, limit, offset)
+    let items = views::products(&state.store, category, limit, offset)
         .await
         .map_err(unavailable)?;
     Ok(Json(Page {
@@ -132,7 +132,7 @@ async fn list_customer_orders(
 ) -> Result<Json<Page<OrderView>>, ApiError> {
     let Query(params) = params.map_err(bad_query)?;
     let (limit, offset) = paging(params.limit, params.offset)?;
-    let items = views::customer_orders(&state.store.db, &customer_id, limit, offset)
+    let items = views::customer_orders(&state.store, &customer_id, limit, offset)
         .await
         .map_err(unavailable)?;
     Ok(Json(Page {
@@ -146,7 +146,7 @@ async fn get_product(
     State(state): State<ApiState>,
     Path(sku): Path<String>,
 ) -> Result<Json<ProductView>, ApiError> {
-    let product = views::product(&state.store.db, &sku)
+    let product = views::product(&state.store, &sku)
         .await
         .map_err(unavailable)?;
     product
@@ -170,7 +170,7 @@ async fn get_order(
     State(state): State<ApiState>,
     Path(order_id): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let order = views::order(&state.store.db, &order_id)
+    let order = views::order(&state.store, &order_id)
         .await
         .map_err(unavailable)?;
     order
@@ -182,7 +182,7 @@ async fn get_user(
     State(state): State<ApiState>,
     Path(user_id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = views::user(&state.store.db, &user_id)
+    let user = views::user(&state.store, &user_id)
         .await
         .map_err(unavailable)?;
     user.map(Json)

@@ -3,10 +3,11 @@
 //! Layout:
 //! - [`settings`]: configuration from the environment.
 //! - [`store`]: the MongoDB database and Redis connection holding the read models.
-//! - [`projector`]: consumes `query.projections` and applies events to the read models:
-//!   [`projector::events`] (payload decoding), [`projector::mongo`] (`product_list`,
-//!   `order_details`, `user_profile`), [`projector::redis`] (`stock_levels`), [`projector::checkpoint`]
-//!   (checkpoints and metrics), [`projector::indexes`] (index specs).
+//! - [`projector`]: one runner of the projection runtime per read model, reading the
+//!   services' feeds, woken by `query.projections`: [`projector::events`] (payload
+//!   decoding), [`projector::mongo`] (`product_list`, `order_details`, `user_profile`),
+//!   [`projector::redis`] (`stock_levels`), [`projector::book`] (checkpoints, versions,
+//!   parked events), [`projector::indexes`] (index specs).
 //! - [`views`]: the read models as served, and their queries.
 //! - [`api`]: the HTTP routes.
 //!
@@ -27,7 +28,7 @@ use platform::config::ConfigError;
 use tokio::net::TcpListener;
 
 pub use api::{app, ApiState};
-pub use projector::{BrokerStatus, Projections, Projector};
+pub use projector::{BrokerStatus, Projections, Projector, View};
 pub use settings::Settings;
 pub use store::ReadStore;
 
@@ -63,19 +64,20 @@ pub struct Application {
 /// The broker is reached by the projector when it runs, and re-reached whenever lost.
 pub async fn build(settings: Settings) -> Result<Application, QueryError> {
     let store = ReadStore::connect(&settings).await?;
-    projector::indexes::ensure(&store.db).await?;
+    projector::ensure_indexes(&store).await?;
     let broker = BrokerStatus::default();
-    let projections = Projections::new(store.clone());
+    let set = projector::projection_set(&store, &settings.feeds()?, settings.runner);
     let listener = TcpListener::bind(&settings.http_addr)
         .await
         .map_err(QueryError::Bind)?;
+    let api = app(ApiState {
+        store: store.clone(),
+        broker: broker.clone(),
+    });
     Ok(Application {
         listener,
-        router: app(ApiState {
-            store: store.clone(),
-            broker: broker.clone(),
-        }),
-        projector: Projector::new(projections, broker, settings.prefetch),
+        router: api.merge(set.routes()),
+        projector: Projector::new(set, broker, settings.prefetch),
         amqp_url: settings.broker.amqp_url,
         store,
     })
@@ -99,7 +101,7 @@ impl Application {
         let (projector, amqp_url) = (self.projector, self.amqp_url);
         let served =
             platform::service::serve_until(self.listener, self.router, shutdown, |token| {
-                projector.run(amqp_url, token.cancelled_owned())
+                projector.run(amqp_url, token)
             })
             .await;
         self.store.shutdown().await;

@@ -1,6 +1,14 @@
 //! The query service's settings, from environment variables with local defaults.
 
-use platform::config::{env_or, parse_env, redact_url, BrokerSettings, ConfigError};
+use platform::config::{
+    duration_ms_env, env_or, parse_env, redact_url, BrokerSettings, ConfigError,
+};
+use platform::projection::{Feeds, RunnerSettings};
+
+/// The feeds of the services whose events this service projects, on their default
+/// local ports.
+pub const DEFAULT_FEED_URLS: &str =
+    "inventory=http://127.0.0.1:8081,order=http://127.0.0.1:8082,user=http://127.0.0.1:8083";
 
 #[derive(Clone)]
 pub struct Settings {
@@ -18,6 +26,31 @@ pub struct Settings {
     /// `QUERY_PREFETCH`: how many unacknowledged events the broker may push ahead.
     pub prefetch: u16,
     pub broker: BrokerSettings,
+    /// `FEED_URLS`: `service=url` pairs, comma-separated: where each source's feed is.
+    pub feed_urls: String,
+    /// `PROJECTION_PAGE`, `PROJECTION_POLL_MS`: feed page size and the longest pause
+    /// between two passes when the broker is silent.
+    pub runner: RunnerSettings,
+}
+
+impl Settings {
+    /// The feeds named by `feed_urls`.
+    pub fn feeds(&self) -> Result<Feeds, ConfigError> {
+        parse_feed_urls(&self.feed_urls)
+    }
+}
+
+/// Parses `service=url,service=url`.
+pub fn parse_feed_urls(urls: &str) -> Result<Feeds, ConfigError> {
+    let mut pairs = Vec::new();
+    for pair in urls.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (service, url) = pair.split_once('=').ok_or_else(|| ConfigError {
+            name: "FEED_URLS".into(),
+            reason: format!("{pair:?} is not service=url"),
+        })?;
+        pairs.push((service.trim(), url.trim()));
+    }
+    Ok(Feeds::new(pairs))
 }
 
 impl Settings {
@@ -31,6 +64,12 @@ impl Settings {
             redis_key_prefix: std::env::var("REDIS_KEY_PREFIX").unwrap_or_default(),
             prefetch: parse_env("QUERY_PREFETCH", 64)?,
             broker: BrokerSettings::from_env(),
+            feed_urls: env_or("FEED_URLS", DEFAULT_FEED_URLS),
+            runner: RunnerSettings {
+                page: parse_env("PROJECTION_PAGE", 500)?,
+                poll: duration_ms_env("PROJECTION_POLL_MS", std::time::Duration::from_secs(1))?,
+                ..RunnerSettings::default()
+            },
         })
     }
 }
@@ -45,6 +84,8 @@ impl std::fmt::Debug for Settings {
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("prefetch", &self.prefetch)
             .field("broker", &self.broker)
+            .field("feed_urls", &self.feed_urls)
+            .field("runner", &self.runner)
             .finish()
     }
 }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use mongodb::bson::doc;
+use mongodb::bson::{doc, Document};
 use mongodb::options::ClientOptions;
-use mongodb::Database;
+use mongodb::{Collection, Database};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::settings::Settings;
@@ -16,8 +16,13 @@ pub const PRODUCT_LIST: &str = "product_list";
 pub const ORDER_DETAILS: &str = "order_details";
 /// MongoDB collection: one document per user.
 pub const USER_PROFILE: &str = "user_profile";
-/// MongoDB collection: how far each projection got in each source service's stream.
+/// MongoDB collection: how far each version of each projection got in each source
+/// service's feed.
 pub const CHECKPOINTS: &str = "projection_checkpoints";
+/// MongoDB collection: which version of each projection queries read.
+pub const VERSIONS: &str = "projection_versions";
+/// MongoDB collection: events a projection could not apply, with their error.
+pub const PARKED: &str = "parked_events";
 /// The Redis projection: one hash `stock:{sku}` per product.
 pub const STOCK_LEVELS: &str = "stock_levels";
 
@@ -56,9 +61,38 @@ impl ReadStore {
         self.client.shutdown().await;
     }
 
-    /// The Redis key of a product's stock levels.
-    pub fn stock_key(&self, sku: &str) -> String {
-        format!("{}stock:{sku}", self.key_prefix)
+    /// The Redis key of a product's stock levels in `version` of the view.
+    pub fn stock_key(&self, version: u32, sku: &str) -> String {
+        format!("{}v{version}:stock:{sku}", self.key_prefix)
+    }
+
+    /// The Redis key pattern of every stock hash of `version`.
+    pub fn stock_pattern(&self, version: u32) -> String {
+        format!("{}v{version}:stock:*", self.key_prefix)
+    }
+
+    /// The collection holding `version` of the MongoDB view `view`.
+    pub fn collection<T: Send + Sync>(&self, view: &str, version: u32) -> Collection<T> {
+        self.db.collection(&format!("{view}_v{version}"))
+    }
+
+    /// The version of `view` that queries read now (1 until a rebuild replaced it).
+    pub async fn current_version(&self, view: &str) -> Result<u32, mongodb::error::Error> {
+        let found = self
+            .db
+            .collection::<Document>(VERSIONS)
+            .find_one(doc! {"_id": view})
+            .await?;
+        let current = found.and_then(|d| d.get_i64("current").ok()).unwrap_or(1);
+        Ok(u32::try_from(current).unwrap_or(1).max(1))
+    }
+
+    /// The collection of the current version of `view`.
+    pub async fn current<T: Send + Sync>(
+        &self,
+        view: &str,
+    ) -> Result<Collection<T>, mongodb::error::Error> {
+        Ok(self.collection(view, self.current_version(view).await?))
     }
 
     pub async fn ping_mongodb(&self) -> Result<(), mongodb::error::Error> {

@@ -1,16 +1,16 @@
 //! The read models as the API serves them, and the queries that fetch them.
 //!
-//! Views list their fields explicitly, so storage details (`_id`, checkpoints) never
+//! Each query reads the current version of its view (see [`ReadStore::current`]), so
+//! a rebuild's swap is seen by the next request. Views list their fields explicitly, so storage details (`_id`, checkpoints) never
 //! reach a client; times are stored as BSON dates and served as RFC 3339.
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
-use mongodb::Database;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::projector::events::OrderLine;
-use crate::store::{ReadStore, ORDER_DETAILS, PRODUCT_LIST, USER_PROFILE};
+use crate::store::{ReadStore, ORDER_DETAILS, PRODUCT_LIST, STOCK_LEVELS, USER_PROFILE};
 
 /// A `product_list` document. Description fields are optional because stock events
 /// create the document too, should they ever come first.
@@ -75,17 +75,19 @@ pub struct StockView {
 }
 
 pub async fn product(
-    db: &Database,
+    store: &ReadStore,
     sku: &str,
 ) -> Result<Option<ProductView>, mongodb::error::Error> {
-    db.collection::<ProductView>(PRODUCT_LIST)
+    store
+        .current::<ProductView>(PRODUCT_LIST)
+        .await?
         .find_one(doc! {"_id": sku})
         .await
 }
 
 /// A page of products, optionally of one category, in sku order.
 pub async fn products(
-    db: &Database,
+    store: &ReadStore,
     category: Option<&str>,
     limit: i64,
     offset: u64,
@@ -94,7 +96,9 @@ pub async fn products(
         Some(category) => doc! {"category": category},
         None => Document::new(),
     };
-    db.collection::<ProductView>(PRODUCT_LIST)
+    store
+        .current::<ProductView>(PRODUCT_LIST)
+        .await?
         .find(filter)
         .sort(doc! {"sku": 1})
         .skip(offset)
@@ -105,22 +109,26 @@ pub async fn products(
 }
 
 pub async fn order(
-    db: &Database,
+    store: &ReadStore,
     order_id: &str,
 ) -> Result<Option<OrderView>, mongodb::error::Error> {
-    db.collection::<OrderView>(ORDER_DETAILS)
+    store
+        .current::<OrderView>(ORDER_DETAILS)
+        .await?
         .find_one(doc! {"_id": order_id})
         .await
 }
 
 /// A page of one customer's orders, newest first (index `customer_placed_at`).
 pub async fn customer_orders(
-    db: &Database,
+    store: &ReadStore,
     customer_id: &str,
     limit: i64,
     offset: u64,
 ) -> Result<Vec<OrderView>, mongodb::error::Error> {
-    db.collection::<OrderView>(ORDER_DETAILS)
+    store
+        .current::<OrderView>(ORDER_DETAILS)
+        .await?
         .find(doc! {"customer_id": customer_id})
         .sort(doc! {"placed_at": -1})
         .skip(offset)
@@ -130,17 +138,25 @@ pub async fn customer_orders(
         .await
 }
 
-pub async fn user(db: &Database, user_id: &str) -> Result<Option<UserView>, mongodb::error::Error> {
-    db.collection::<UserView>(USER_PROFILE)
+pub async fn user(
+    store: &ReadStore,
+    user_id: &str,
+) -> Result<Option<UserView>, mongodb::error::Error> {
+    store
+        .current::<UserView>(USER_PROFILE)
+        .await?
         .find_one(doc! {"_id": user_id})
         .await
 }
 
 /// The stock levels of `sku`, or `None` when no event ever created its hash.
 pub async fn stock(store: &ReadStore, sku: &str) -> Result<Option<StockView>, redis::RedisError> {
+    let version = store.current_version(STOCK_LEVELS).await.map_err(|err| {
+        redis::RedisError::from((redis::ErrorKind::Io, "version lookup", err.to_string()))
+    })?;
     let mut redis = store.redis.clone();
     let fields: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
-        .arg(store.stock_key(sku))
+        .arg(store.stock_key(version, sku))
         .query_async(&mut redis)
         .await?;
     if fields.is_empty() {

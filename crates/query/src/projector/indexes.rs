@@ -1,6 +1,7 @@
 //! The secondary indexes of the read models, specified in
 //! `projections/mongodb/indexes.json` (compiled in, so the binary and the spec cannot
-//! drift apart) and created at start-up. Creating an existing index is a no-op.
+//! drift apart) and created for the current version of each view at start-up, and for
+//! a new version before a rebuild fills it. Creating an existing index is a no-op.
 
 use mongodb::bson::Document;
 use mongodb::options::IndexOptions;
@@ -31,17 +32,23 @@ pub fn specs() -> Result<Vec<IndexSpec>, serde_json::Error> {
     Ok(serde_json::from_str::<IndexFile>(SPEC)?.indexes)
 }
 
-/// Creates every index of the spec file in `db`.
-pub async fn ensure(db: &Database) -> Result<(), crate::QueryError> {
-    for spec in specs()? {
+/// Creates the spec file's indexes of `version` of `view` (its collection
+/// `<view>_v<version>`).
+pub async fn ensure_for(
+    db: &Database,
+    view: &str,
+    version: u32,
+) -> Result<(), mongodb::error::Error> {
+    let specs = specs().map_err(|err| mongodb::error::Error::custom(err.to_string()))?;
+    for spec in specs.into_iter().filter(|spec| spec.collection == view) {
         let model = IndexModel::builder()
             .keys(spec.keys)
             .options(IndexOptions::builder().name(spec.name.clone()).build())
             .build();
-        db.collection::<Document>(&spec.collection)
+        db.collection::<Document>(&format!("{view}_v{version}"))
             .create_index(model)
             .await?;
-        tracing::debug!(collection = %spec.collection, index = %spec.name, "index ensured");
+        tracing::debug!(%view, version, index = %spec.name, "index ensured");
     }
     Ok(())
 }

@@ -1,31 +1,30 @@
-//! The projector: consumes the `query.projections` queue (bound to `inventory.#`,
-//! `order.#` and `user.#` on the `events` exchange) through [`platform::consumer`], one delivery at a
-//! time and in order, and feeds each to [`Projections`].
+//! The projector: keeps every read model of this service current with the platform's
+//! projection runtime ([`platform::projection`]).
 //!
-//! Settlement: applied or ignored → ack; undecodable → dead-lettered to
-//! `query.projections.dlq`; store failure → retried, keeping queue order (the consumer
-//! ends its session so the deliveries prefetched behind are requeued in order; applying
-//! them first would make the version check skip the failed one for good).
+//! Each [`projections::View`] is a runner of its own, with checkpoints per source
+//! service (in [`book::MongoBook`]). Runners read the services' feeds in commit order;
+//! the `query.projections` queue (bound to `inventory.#`, `order.#` and `user.#` on the
+//! `events` exchange) only wakes them, so a lost or repeated broker message changes
+//! nothing. An undecodable message is dead-lettered to `query.projections.dlq`.
 
-pub mod checkpoint;
+pub mod book;
 pub mod events;
 pub mod indexes;
 pub mod mongo;
 pub mod projections;
 pub mod redis;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use lapin::message::Delivery;
-use lapin::Channel;
 use platform::broker::EVENTS_EXCHANGE;
-use platform::consumer::{DeliveryHandler, Disposition, QueueConsumer, Subscription};
-use platform::envelope::EventEnvelope;
-use tracing::Instrument;
+use platform::consumer::{QueueConsumer, Subscription};
+use platform::projection::{Feeds, ProjectionSet, Runner, RunnerSettings, Wakeups};
 
-pub use projections::{Outcome, ProjectionError, ProjectionOutcome, Projections};
+pub use book::MongoBook;
+pub use projections::{Outcome, ProjectionError, Projections, View, ViewProjection};
+
+use crate::store::ReadStore;
 
 /// The queue of this projector, and the routing keys it takes from `events`.
 pub const QUEUE: &str = "query.projections";
@@ -41,69 +40,60 @@ impl BrokerStatus {
     }
 }
 
+/// Every view of the service as a runner of the projection runtime.
+pub fn projection_set(store: &ReadStore, feeds: &Feeds, settings: RunnerSettings) -> ProjectionSet {
+    let book = Arc::new(MongoBook::new(store.clone()));
+    let projections = Projections::new(store.clone());
+    View::ALL
+        .into_iter()
+        .fold(ProjectionSet::default(), |set, view| {
+            let projection = ViewProjection {
+                view,
+                projections: projections.clone(),
+            };
+            set.with(Runner::new(
+                projection,
+                book.clone(),
+                feeds.clone(),
+                settings,
+            ))
+        })
+}
+
+/// Creates the indexes of the current version of every MongoDB view.
+pub async fn ensure_indexes(store: &ReadStore) -> Result<(), mongodb::error::Error> {
+    for view in View::ALL.into_iter().filter(|v| *v != View::StockLevels) {
+        let version = store.current_version(view.name()).await?;
+        indexes::ensure_for(&store.db, view.name(), version).await?;
+    }
+    Ok(())
+}
+
 pub struct Projector {
-    projections: Projections,
+    set: ProjectionSet,
     status: BrokerStatus,
     prefetch: u16,
 }
 
 impl Projector {
-    pub fn new(projections: Projections, status: BrokerStatus, prefetch: u16) -> Self {
+    pub fn new(set: ProjectionSet, status: BrokerStatus, prefetch: u16) -> Self {
         Self {
-            projections,
+            set,
             status,
             prefetch,
         }
     }
 
-    /// Consumes until `shutdown` resolves, reconnecting after broker failures.
-    pub async fn run(self, amqp_url: String, shutdown: impl Future<Output = ()>) {
+    /// Runs the runners and the wake-up consumer until `shutdown` resolves.
+    pub async fn run(self, amqp_url: String, shutdown: tokio_util::sync::CancellationToken) {
         let subscription =
             Subscription::new(QUEUE, EVENTS_EXCHANGE, &BINDINGS).prefetch(self.prefetch);
-        let connected = self.status.0.clone();
-        QueueConsumer::new(subscription, self)
-            .reporting_to(connected)
-            .run(amqp_url, shutdown)
-            .await;
-    }
-}
-
-impl DeliveryHandler for Projector {
-    async fn handle(&self, _channel: &Channel, delivery: &Delivery) -> Disposition {
-        let envelope: EventEnvelope = match serde_json::from_slice(&delivery.data) {
-            Ok(envelope) => envelope,
-            Err(err) => {
-                tracing::warn!(routing_key = %delivery.routing_key, error = %err,
-                    "undecodable event envelope dead-lettered");
-                checkpoint::count("none", "rejected");
-                return Disposition::DeadLetter;
-            }
-        };
-        let span = tracing::info_span!("project",
-            event_id = %envelope.event_id,
-            correlation_id = envelope.correlation_id.as_deref().unwrap_or_default(),
-            event_type = %envelope.event_type,
-            aggregate_id = %envelope.aggregate_id,
-            sequence = envelope.sequence);
-        self.project(&envelope).instrument(span).await
-    }
-}
-
-impl Projector {
-    async fn project(&self, envelope: &EventEnvelope) -> Disposition {
-        match self.projections.apply(envelope).await {
-            Ok(outcomes) => {
-                tracing::debug!(?outcomes, "event projected");
-                Disposition::Ack
-            }
-            Err(err) if err.is_retryable() => {
-                tracing::warn!(error = %err, "projection failed, event will be retried");
-                Disposition::Retry
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "malformed event dead-lettered");
-                Disposition::DeadLetter
-            }
-        }
+        let wakeups = QueueConsumer::new(subscription, Wakeups(self.set.clone()))
+            .reporting_to(self.status.0.clone());
+        let stop = shutdown.clone();
+        tokio::join!(
+            wakeups.run(amqp_url, shutdown.cancelled_owned()),
+            self.set.run(stop),
+        );
     }
 }

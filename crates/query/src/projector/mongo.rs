@@ -1,4 +1,5 @@
-//! The MongoDB projections `product_list`, `order_details` and `user_profile`.
+//! The MongoDB projections `product_list`, `order_details` and `user_profile`, each
+//! written into the collection of one version of the view.
 //!
 //! Every document carries `version`, the sequence of the last event of its aggregate
 //! applied to it. Each write is filtered on `version < sequence`, which makes it
@@ -9,25 +10,23 @@
 
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::{Collection, Database};
+use mongodb::Collection;
 use platform::envelope::EventEnvelope;
 
 use super::events::{OrderEvent, OrderPlaced, ProductEvent, UserEvent, UserRegistered};
 use super::Outcome;
-use crate::store::{ORDER_DETAILS, PRODUCT_LIST, USER_PROFILE};
 
 const DUPLICATE_KEY: i32 = 11000;
 
 /// Applies a product event to `product_list`. Every product event upserts, so stock
 /// counters survive even if they were to arrive before the product's description.
 pub async fn apply_product(
-    db: &Database,
+    collection: &Collection<Document>,
     envelope: &EventEnvelope,
     event: &ProductEvent,
 ) -> Result<Outcome, mongodb::error::Error> {
-    let collection = db.collection::<Document>(PRODUCT_LIST);
     let update = product_update(envelope, event);
-    versioned_write(&collection, envelope, update, true).await
+    versioned_write(collection, envelope, update, true).await
 }
 
 fn product_update(envelope: &EventEnvelope, event: &ProductEvent) -> Document {
@@ -51,11 +50,10 @@ fn product_update(envelope: &EventEnvelope, event: &ProductEvent) -> Document {
 /// Applies an order event to `order_details`. Only `OrderPlaced` creates the document:
 /// a status change for an order never placed has nothing meaningful to update.
 pub async fn apply_order(
-    db: &Database,
+    collection: &Collection<Document>,
     envelope: &EventEnvelope,
     event: &OrderEvent,
 ) -> Result<Outcome, mongodb::error::Error> {
-    let collection = db.collection::<Document>(ORDER_DETAILS);
     let (set, upsert) = match event {
         OrderEvent::OrderPlaced(placed) => (placed_fields(envelope, placed), true),
         OrderEvent::OrderConfirmed(_) => (doc! {"status": "confirmed"}, false),
@@ -64,23 +62,22 @@ pub async fn apply_order(
             (fields, false)
         }
     };
-    set_versioned(&collection, envelope, set, upsert).await
+    set_versioned(collection, envelope, set, upsert).await
 }
 
 /// Applies a user event to `user_profile`. Only `UserRegistered` creates the document,
 /// as `OrderPlaced` does for orders.
 pub async fn apply_user(
-    db: &Database,
+    collection: &Collection<Document>,
     envelope: &EventEnvelope,
     event: &UserEvent,
 ) -> Result<Outcome, mongodb::error::Error> {
-    let collection = db.collection::<Document>(USER_PROFILE);
     let (set, upsert) = match event {
         UserEvent::UserRegistered(registered) => (registered_fields(envelope, registered), true),
         UserEvent::ProfileUpdated(updated) => (doc! {"name": &updated.name}, false),
         UserEvent::UserDeactivated(_) => (doc! {"active": false}, false),
     };
-    set_versioned(&collection, envelope, set, upsert).await
+    set_versioned(collection, envelope, set, upsert).await
 }
 
 fn registered_fields(envelope: &EventEnvelope, registered: &UserRegistered) -> Document {

@@ -1,44 +1,30 @@
-//! Applying one event to every projection it concerns, then advancing their
-//! checkpoints and metrics. This is the broker-free core of the projector: tests and
-//! replays drive it directly with envelopes.
+//! The query service's read models as projections of the platform runtime: each
+//! [`View`] is one [`platform::projection::Projection`] with its own checkpoints and
+//! versions. [`Projections`] holds the stores and applies an event to one view (or, for
+//! tests, to all of them).
 
-use std::future::Future;
-
+use mongodb::bson::Document;
 use platform::envelope::EventEnvelope;
+use platform::feed::FeedEvent;
+use platform::projection::{ApplyError, Projection};
 
-use super::checkpoint;
-use super::events::{decode, DecodeError, ProductEvent, ProjectedEvent};
+use super::events::{decode, DecodeError, ProjectedEvent};
+use super::indexes;
 use super::mongo;
 use super::redis::StockLevels;
 use crate::store::{ReadStore, ORDER_DETAILS, PRODUCT_LIST, STOCK_LEVELS, USER_PROFILE};
 
-/// What an event did to one projection.
+/// What an event did to one view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Applied,
-    /// The projection already reflects this event (or a later one): nothing changed.
+    /// The view already reflects this event (or a later one): nothing changed.
     AlreadyApplied,
-}
-
-impl Outcome {
-    fn label(self) -> &'static str {
-        match self {
-            Self::Applied => "applied",
-            Self::AlreadyApplied => "duplicate",
-        }
-    }
-}
-
-/// One projection's outcome for one event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProjectionOutcome {
-    pub projection: &'static str,
-    pub outcome: Outcome,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
-    /// The event can never be applied: dead-letter it.
+    /// The event can never be applied.
     #[error("malformed event: {0}")]
     Malformed(#[from] DecodeError),
     #[error("MongoDB failed: {0}")]
@@ -54,7 +40,51 @@ impl ProjectionError {
     }
 }
 
-/// The read models fed by the `inventory`, `order` and `user` event streams.
+impl From<ProjectionError> for ApplyError {
+    fn from(err: ProjectionError) -> Self {
+        match err {
+            ProjectionError::Malformed(_) => ApplyError::Refused(err.to_string()),
+            other => ApplyError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The read models of this service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    ProductList,
+    StockLevels,
+    OrderDetails,
+    UserProfile,
+}
+
+impl View {
+    pub const ALL: [View; 4] = [
+        View::ProductList,
+        View::StockLevels,
+        View::OrderDetails,
+        View::UserProfile,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            View::ProductList => PRODUCT_LIST,
+            View::StockLevels => STOCK_LEVELS,
+            View::OrderDetails => ORDER_DETAILS,
+            View::UserProfile => USER_PROFILE,
+        }
+    }
+
+    pub fn sources(self) -> &'static [&'static str] {
+        match self {
+            View::ProductList | View::StockLevels => &["inventory"],
+            View::OrderDetails => &["order"],
+            View::UserProfile => &["user"],
+        }
+    }
+}
+
+/// The stores the views live in.
 #[derive(Clone)]
 pub struct Projections {
     store: ReadStore,
@@ -69,87 +99,101 @@ impl Projections {
         }
     }
 
-    /// Applies `envelope` to each projection it concerns, in a fixed order. On error,
-    /// projections already done keep the event; re-applying it later is harmless since
-    /// each skips what it has seen. An event no projection takes yields no outcome.
+    /// Applies `envelope` to `version` of every view it concerns; for tests and tools.
     pub async fn apply(
         &self,
+        version: u32,
         envelope: &EventEnvelope,
-    ) -> Result<Vec<ProjectionOutcome>, ProjectionError> {
-        let event = decode(envelope).inspect_err(|_| {
-            for projection in targets(envelope) {
-                checkpoint::count(projection, "rejected");
-            }
-        })?;
-        let db = &self.store.db;
-        match event {
-            ProjectedEvent::Product(event) => self.apply_product(envelope, &event).await,
-            ProjectedEvent::Order(event) => {
-                let orders = mongo::apply_order(db, envelope, &event);
-                Ok(vec![self.track(ORDER_DETAILS, envelope, orders).await?])
-            }
-            ProjectedEvent::User(event) => {
-                let users = mongo::apply_user(db, envelope, &event);
-                Ok(vec![self.track(USER_PROFILE, envelope, users).await?])
-            }
-            ProjectedEvent::Ignored => {
-                checkpoint::count("none", "ignored");
-                Ok(Vec::new())
+    ) -> Result<Vec<Outcome>, ProjectionError> {
+        let mut outcomes = Vec::new();
+        for view in View::ALL {
+            if view.sources().contains(&envelope.service.as_str()) {
+                outcomes.extend(self.apply_view(view, version, envelope).await?);
             }
         }
+        Ok(outcomes)
     }
 
-    /// A product event feeds `product_list`, then `stock_levels`.
-    async fn apply_product(
+    /// Applies `envelope` to `version` of `view`; `None` when the view takes no such
+    /// event.
+    pub async fn apply_view(
         &self,
+        view: View,
+        version: u32,
         envelope: &EventEnvelope,
-        event: &ProductEvent,
-    ) -> Result<Vec<ProjectionOutcome>, ProjectionError> {
-        let key = self.store.stock_key(event.sku());
-        let products = mongo::apply_product(&self.store.db, envelope, event);
-        let stock = self
-            .stock_levels
-            .apply(&self.store.redis, &key, envelope, event);
-        Ok(vec![
-            self.track(PRODUCT_LIST, envelope, products).await?,
-            self.track(STOCK_LEVELS, envelope, stock).await?,
-        ])
-    }
-
-    /// Runs one projection's write, then records its progress. The checkpoint also
-    /// advances on a duplicate: the write may have succeeded before a failed
-    /// checkpoint update made the event come back.
-    async fn track<E: Into<ProjectionError>>(
-        &self,
-        projection: &'static str,
-        envelope: &EventEnvelope,
-        write: impl Future<Output = Result<Outcome, E>>,
-    ) -> Result<ProjectionOutcome, ProjectionError> {
-        let result = match write.await {
-            Ok(outcome) => checkpoint::advance(&self.store.db, projection, envelope)
-                .await
-                .map(|()| outcome)
-                .map_err(ProjectionError::from),
-            Err(err) => Err(err.into()),
+    ) -> Result<Option<Outcome>, ProjectionError> {
+        let store = &self.store;
+        let outcome = match (view, decode(envelope)?) {
+            (View::ProductList, ProjectedEvent::Product(event)) => {
+                let products = store.collection::<Document>(PRODUCT_LIST, version);
+                mongo::apply_product(&products, envelope, &event).await?
+            }
+            (View::StockLevels, ProjectedEvent::Product(event)) => {
+                let key = store.stock_key(version, event.sku());
+                let redis = &store.redis;
+                self.stock_levels
+                    .apply(redis, &key, envelope, &event)
+                    .await?
+            }
+            (View::OrderDetails, ProjectedEvent::Order(event)) => {
+                let orders = store.collection::<Document>(ORDER_DETAILS, version);
+                mongo::apply_order(&orders, envelope, &event).await?
+            }
+            (View::UserProfile, ProjectedEvent::User(event)) => {
+                let users = store.collection::<Document>(USER_PROFILE, version);
+                mongo::apply_user(&users, envelope, &event).await?
+            }
+            _ => return Ok(None),
         };
-        let outcome = result.inspect_err(|_| checkpoint::count(projection, "failed"))?;
-        checkpoint::count(projection, outcome.label());
-        if outcome == Outcome::Applied {
-            checkpoint::record_lag(projection, envelope);
+        Ok(Some(outcome))
+    }
+
+    /// Removes `version` of `view`; a version newer than the current one is about to
+    /// be rebuilt, so its indexes are created at once, before its first document.
+    pub async fn reset_view(&self, view: View, version: u32) -> Result<(), ProjectionError> {
+        if view == View::StockLevels {
+            let pattern = self.store.stock_pattern(version);
+            super::redis::delete_matching(&self.store.redis, &pattern).await?;
+            return Ok(());
         }
-        Ok(ProjectionOutcome {
-            projection,
-            outcome,
-        })
+        let collection = self.store.collection::<Document>(view.name(), version);
+        collection.drop().await?;
+        if version > self.store.current_version(view.name()).await? {
+            indexes::ensure_for(&self.store.db, view.name(), version).await?;
+        }
+        Ok(())
     }
 }
 
-/// The projections an event of this source would feed, to attribute rejections.
-fn targets(envelope: &EventEnvelope) -> &'static [&'static str] {
-    match (envelope.service.as_str(), envelope.aggregate_type.as_str()) {
-        ("inventory", "Product") => &[PRODUCT_LIST, STOCK_LEVELS],
-        ("order", "Order") => &[ORDER_DETAILS],
-        ("user", "User") => &[USER_PROFILE],
-        _ => &[],
+/// One view, as a projection of the runtime.
+#[derive(Clone)]
+pub struct ViewProjection {
+    pub view: View,
+    pub projections: Projections,
+}
+
+impl Projection for ViewProjection {
+    fn name(&self) -> &'static str {
+        self.view.name()
+    }
+
+    fn sources(&self) -> &'static [&'static str] {
+        self.view.sources()
+    }
+
+    async fn apply(&self, version: u32, event: &FeedEvent) -> Result<(), ApplyError> {
+        let outcome = self
+            .projections
+            .apply_view(self.view, version, &event.event)
+            .await?;
+        if outcome == Some(Outcome::AlreadyApplied) {
+            tracing::debug!(view = self.view.name(), event_id = %event.event.event_id,
+                "event already in the view");
+        }
+        Ok(())
+    }
+
+    async fn drop_version(&self, version: u32) -> Result<(), ApplyError> {
+        Ok(self.projections.reset_view(self.view, version).await?)
     }
 }

@@ -74,3 +74,33 @@ impl StockLevels {
         })
     }
 }
+
+/// Deletes every key matching `pattern` (a dropped or reset version of the view),
+/// scanning in batches so Redis is never blocked by one large command.
+pub async fn delete_matching(
+    redis: &ConnectionManager,
+    pattern: &str,
+) -> Result<(), redis::RedisError> {
+    let mut redis = redis.clone();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(500)
+            .query_async(&mut redis)
+            .await?;
+        if !keys.is_empty() {
+            redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async::<i64>(&mut redis)
+                .await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}

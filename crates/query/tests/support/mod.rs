@@ -36,18 +36,16 @@ impl Fixture {
     }
 
     pub async fn apply(&self, envelope: &EventEnvelope) -> Vec<Outcome> {
-        let outcomes = self
-            .projections
-            .apply(envelope)
+        self.projections
+            .apply(1, envelope)
             .await
-            .expect("event applied");
-        outcomes.iter().map(|o| o.outcome).collect()
+            .expect("event applied")
     }
 
     pub async fn document(&self, collection: &str, id: &str) -> Document {
         self.store
             .db
-            .collection::<Document>(collection)
+            .collection::<Document>(&format!("{collection}_v1"))
             .find_one(doc! {"_id": id})
             .await
             .expect("MongoDB answers")
@@ -57,7 +55,7 @@ impl Fixture {
     pub async fn stock_hash(&self, sku: &str) -> Vec<(String, i64)> {
         let mut redis = self.store.redis.clone();
         let mut fields: Vec<(String, i64)> = redis::cmd("HGETALL")
-            .arg(self.store.stock_key(sku))
+            .arg(self.store.stock_key(1, sku))
             .query_async(&mut redis)
             .await
             .expect("Redis answers");
