@@ -7,6 +7,7 @@ mod notifications;
 mod orders;
 mod payments;
 mod read_side;
+mod replay;
 mod sagas;
 mod support;
 mod users;

@@ -41,6 +41,33 @@ pub enum Command {
     /// Exit status: 0 success, 1 the demo did not end as expected (the read side never
     /// caught up, or a step failed), 2 broker error or invalid arguments.
     Demo(DemoArgs),
+    /// Rebuild read models from the event stores, with zero downtime: each is rebuilt
+    /// into a new version while the current one keeps serving, then swapped in.
+    ///
+    /// Exit status: 0 every rebuild done, 1 a rebuild failed or timed out, 2 a service
+    /// could not be reached or refused.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The projections to rebuild [default: every projection of the services].
+    pub projections: Vec<String>,
+
+    /// The services that own projections (their `/projections` API).
+    #[arg(
+        long = "url",
+        value_name = "URL",
+        env = "REPLAY_URLS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8080,http://127.0.0.1:8089"
+    )]
+    pub urls: Vec<String>,
+
+    /// How long one rebuild may take.
+    #[arg(long, value_name = "SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Args)]

@@ -6,12 +6,14 @@
 //! - [`args`]: the command line (clap), with routing-key validation.
 //! - [`send`]: `commerce send`, one command and its reply as JSON.
 //! - [`demo`]: `commerce demo`, a watchable workload and the read side it produces.
+//! - [`replay`]: `commerce replay`, zero-downtime rebuilds of read models, with progress.
 //!
 //! The binary (`src/main.rs`) only parses arguments, sets up logging and calls [`run`].
 
 pub mod args;
 pub mod client;
 pub mod demo;
+pub mod replay;
 pub mod send;
 
 use args::{Cli, Command};
@@ -23,6 +25,8 @@ pub enum Error {
     Send(#[from] send::SendError),
     #[error(transparent)]
     Demo(#[from] demo::DemoError),
+    #[error(transparent)]
+    Replay(#[from] replay::ReplayError),
 }
 
 impl Error {
@@ -31,6 +35,7 @@ impl Error {
         match self {
             Self::Send(err) => err.exit_code(),
             Self::Demo(err) => err.exit_code(),
+            Self::Replay(err) => err.exit_code(),
         }
     }
 }
@@ -41,5 +46,6 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     match &cli.command {
         Command::Send(args) => Ok(send::run(&amqp_url, args).await?),
         Command::Demo(args) => Ok(demo::run(&amqp_url, args).await?),
+        Command::Replay(args) => Ok(replay::run(args).await?),
     }
 }

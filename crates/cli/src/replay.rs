@@ -1,0 +1,185 @@
+//! `commerce replay`: rebuilds read models from the event stores, with zero downtime.
+//!
+//! Each service that owns projections (the query service, the analytics service) runs
+//! the rebuild itself (`POST /projections/{name}/rebuild`): the next version of the view
+//! is built from every source's feed while the current one keeps serving, then becomes
+//! current in one write. This command starts the rebuilds one at a time and follows
+//! each (`GET /projections/{name}`) with a progress bar showing events/s and an ETA.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+
+use crate::args::ReplayArgs;
+
+/// Every projection was rebuilt.
+pub const EXIT_SUCCESS: u8 = 0;
+/// A rebuild failed or did not finish in time.
+pub const EXIT_FAILED: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("{url}: {source}")]
+    Http { url: String, source: reqwest::Error },
+    #[error("{url} answered {status}: {body}")]
+    Refused {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("no projection named {0} on any of the services")]
+    Unknown(String),
+}
+
+impl ReplayError {
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Status {
+    name: String,
+    version: Option<u32>,
+    rebuild: Report,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Report {
+    state: String,
+    total: u64,
+    done: u64,
+    events_per_second: f64,
+}
+
+/// Rebuilds the projections `args` names (all of them by default).
+pub async fn run(args: &ReplayArgs) -> Result<u8, ReplayError> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|source| ReplayError::Http {
+            url: String::new(),
+            source,
+        })?;
+    let targets = targets(&http, args).await?;
+    let mut failed = 0;
+    for (base, status) in targets {
+        let ok = rebuild(
+            &http,
+            &base,
+            &status,
+            Duration::from_secs(args.timeout_secs),
+        )
+        .await?;
+        failed += usize::from(!ok);
+    }
+    Ok(if failed == 0 {
+        EXIT_SUCCESS
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// The `(service url, projection)` pairs to rebuild.
+async fn targets(
+    http: &reqwest::Client,
+    args: &ReplayArgs,
+) -> Result<Vec<(String, Status)>, ReplayError> {
+    let mut all = Vec::new();
+    for url in &args.urls {
+        let base = url.trim_end_matches('/').to_string();
+        let list: Vec<Status> = get(http, &format!("{base}/projections")).await?;
+        all.extend(list.into_iter().map(|s| (base.clone(), s)));
+    }
+    if args.projections.is_empty() {
+        return Ok(all);
+    }
+    let mut chosen = Vec::new();
+    for name in &args.projections {
+        let found = all.iter().find(|(_, s)| &s.name == name).cloned();
+        chosen.push(found.ok_or_else(|| ReplayError::Unknown(name.clone()))?);
+    }
+    Ok(chosen)
+}
+
+/// Starts one rebuild and follows it to its end; returns whether it succeeded.
+async fn rebuild(
+    http: &reqwest::Client,
+    base: &str,
+    status: &Status,
+    timeout: Duration,
+) -> Result<bool, ReplayError> {
+    let url = format!("{base}/projections/{}", status.name);
+    post(http, &format!("{url}/rebuild")).await?;
+    let bar = progress_bar(&status.name);
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now: Status = get(http, &url).await?;
+        let report = &now.rebuild;
+        bar.set_length(report.total.max(1));
+        bar.set_position(report.done);
+        bar.set_message(format!("{:>9.0} events/s", report.events_per_second));
+        let finished = matches!(report.state.as_str(), "done" | "failed");
+        if finished || started.elapsed() > timeout {
+            let version = now.version.map_or("?".into(), |v| v.to_string());
+            let ok = report.state == "done";
+            let ending = if ok {
+                format!("now version {version}")
+            } else {
+                report.state.clone()
+            };
+            bar.finish_with_message(format!(
+                "{:>9.0} events/s  {ending}",
+                report.events_per_second
+            ));
+            return Ok(ok);
+        }
+    }
+}
+
+fn progress_bar(name: &str) -> ProgressBar {
+    let bar = ProgressBar::new(1);
+    let style =
+        ProgressStyle::with_template("{prefix:<22} [{bar:30}] {pos:>8}/{len:<8} {msg}  eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(name.to_string());
+    bar
+}
+
+async fn get<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T, ReplayError> {
+    let response = send(http.get(url), url).await?;
+    response.json().await.map_err(|source| ReplayError::Http {
+        url: url.to_string(),
+        source,
+    })
+}
+
+async fn post(http: &reqwest::Client, url: &str) -> Result<(), ReplayError> {
+    send(http.post(url), url).await.map(|_| ())
+}
+
+async fn send(
+    request: reqwest::RequestBuilder,
+    url: &str,
+) -> Result<reqwest::Response, ReplayError> {
+    let response = request.send().await.map_err(|source| ReplayError::Http {
+        url: url.to_string(),
+        source,
+    })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    Err(ReplayError::Refused {
+        url: url.to_string(),
+        status: status.as_u16(),
+        body: response.text().await.unwrap_or_default(),
+    })
+}

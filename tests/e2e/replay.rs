@@ -1,0 +1,168 @@
+//! Zero-downtime replay: every projection of the query service is rebuilt from the
+//! event stores (through `commerce replay`'s library) while queries run in a loop; no
+//! query fails or sees an empty view during the swaps, and each rebuilt version equals
+//! the live one it replaced, document by document and hash by hash.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use cli::args::ReplayArgs;
+use e2e::TestStack;
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Document};
+use serde_json::json;
+
+use crate::support::{
+    assert_accepted, order_becomes, place_order, product_in_stock, registered_customer, sku,
+    stock_becomes,
+};
+
+const MONGO_VIEWS: [&str; 3] = ["product_list", "order_details", "user_profile"];
+
+/// Every document of `version` of each MongoDB view, and every stock hash of `version`.
+async fn snapshot(
+    stack: &TestStack,
+    version: u32,
+) -> anyhow::Result<BTreeMap<String, Vec<Document>>> {
+    let client = mongodb::Client::with_uri_str(e2e::MONGODB_URL).await?;
+    let db = client.database(&stack.mongodb_database);
+    let mut views = BTreeMap::new();
+    for view in MONGO_VIEWS {
+        let collection = db.collection::<Document>(&format!("{view}_v{version}"));
+        let docs: Vec<Document> = collection
+            .find(doc! {})
+            .sort(doc! {"_id": 1})
+            .await?
+            .try_collect()
+            .await?;
+        views.insert(view.to_string(), docs);
+    }
+    let redis = redis::Client::open(e2e::REDIS_URL)?;
+    let mut redis = redis.get_multiplexed_async_connection().await?;
+    let pattern = format!("{}v{version}:stock:*", stack.redis_key_prefix);
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut redis)
+        .await?;
+    keys.sort();
+    let mut hashes = Vec::new();
+    for key in keys {
+        let mut fields: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await?;
+        fields.sort();
+        let sku = key.rsplit(':').next().unwrap_or_default().to_string();
+        hashes.push(doc! {"_id": sku, "fields": format!("{fields:?}")});
+    }
+    views.insert("stock_levels".into(), hashes);
+    Ok(views)
+}
+
+/// Queries every view until `stop`; counts queries and the ones that failed or came
+/// back empty.
+async fn query_loop(
+    stack: Arc<TestStack>,
+    sku: String,
+    order: String,
+    user: String,
+    stop: Arc<AtomicBool>,
+) -> (usize, Vec<String>) {
+    let mut failures = Vec::new();
+    let count = AtomicUsize::new(0);
+    while !stop.load(Ordering::SeqCst) {
+        for path in [
+            "/products?limit=500".to_string(),
+            format!("/stock/{sku}"),
+            format!("/orders/{order}"),
+            format!("/users/{user}"),
+        ] {
+            count.fetch_add(1, Ordering::Relaxed);
+            match stack.get(&path).await {
+                Ok((200, body))
+                    if body
+                        .get("items")
+                        .is_none_or(|i| i.as_array().is_some_and(|a| !a.is_empty())) => {}
+                Ok((status, body)) => failures.push(format!("{path}: {status} {body}")),
+                Err(err) => failures.push(format!("{path}: {err}")),
+            }
+        }
+    }
+    (count.into_inner(), failures)
+}
+
+#[tokio::test]
+async fn every_projection_is_rebuilt_under_queries_and_equals_the_live_one() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let customer = format!("replay-{}", stack.id);
+    registered_customer(&stack, &customer).await?;
+    let skus: Vec<String> = (0..4).map(|i| sku(&stack, &format!("R{i}"))).collect();
+    for sku in &skus {
+        product_in_stock(&stack, sku, 250, 20).await?;
+    }
+    let order_id = format!("replay-order-{}", stack.id);
+    let lines = json!([{"sku": skus[0], "quantity": 2, "unit_price_cents": 250}]);
+    assert_accepted(
+        &stack
+            .send("order.PlaceOrder", place_order(&order_id, &customer, lines))
+            .await?,
+    );
+    let reserve = json!({"order_id": order_id, "lines": [{"sku": skus[0], "quantity": 2}]});
+    assert_accepted(&stack.send("inventory.ReserveStock", reserve).await?);
+    order_becomes(&stack, &order_id, "placed").await?;
+    stock_becomes(&stack, &skus[0], 18, 2, 0).await?;
+    let live = snapshot(&stack, 1).await?;
+    assert!(
+        live.values().all(|docs| !docs.is_empty()),
+        "every view has documents: {live:?}"
+    );
+
+    let stack = Arc::new(stack);
+    let stop = Arc::new(AtomicBool::new(false));
+    let queries = tokio::spawn(query_loop(
+        stack.clone(),
+        skus[0].clone(),
+        order_id.clone(),
+        customer.clone(),
+        stop.clone(),
+    ));
+    let args = ReplayArgs {
+        projections: Vec::new(),
+        urls: vec![stack.query_url.clone()],
+        timeout_secs: 60,
+    };
+    let exit = cli::replay::run(&args).await?;
+    stop.store(true, Ordering::SeqCst);
+    let (count, failures) = queries.await?;
+    assert_eq!(exit, cli::replay::EXIT_SUCCESS);
+    assert!(
+        failures.is_empty(),
+        "{} of {count} queries failed: {failures:?}",
+        failures.len()
+    );
+    assert!(count > 0);
+
+    let (_, projections) = stack.get("/projections").await?;
+    let versions: Vec<u64> = projections
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["version"].as_u64())
+        .collect();
+    assert_eq!(versions, [2, 2, 2, 2], "{projections}");
+    assert_eq!(
+        snapshot(&stack, 2).await?,
+        live,
+        "the rebuilt views differ from the live ones"
+    );
+    let dropped = snapshot(&stack, 1).await?;
+    assert!(
+        dropped.values().all(Vec::is_empty),
+        "the old versions are dropped: {dropped:?}"
+    );
+    Arc::try_unwrap(stack)
+        .map_err(|_| anyhow::anyhow!("stack still shared"))?
+        .stop()
+        .await
+}
