@@ -169,8 +169,23 @@ pub fn free_port() -> anyhow::Result<u16> {
 async fn build_binary(package: &str, binary: &str) -> anyhow::Result<PathBuf> {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // A clean environment: the test runner's variables (CARGO_*, NEXTEST_*, ...) would
+    // look like a changed build environment to some build scripts and force a rebuild.
+    let keep = [
+        "PATH",
+        "HOME",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "CARGO_TARGET_DIR",
+        "RUSTUP_TOOLCHAIN",
+    ];
     let status = Command::new(cargo)
         .current_dir(&workspace)
+        .env_clear()
+        .envs(
+            keep.iter()
+                .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))),
+        )
         .args(["build", "--quiet", "-p", package, "--bin", binary])
         .status()
         .await?;
