@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The platform's binaries in one image: inventory-service, order-service, user-service,
 # notification-service, payment-service, payment-provider, nats-bridge, saga,
-# query-service and the `commerce` client. Pick one with the container's command, e.g.
+# query-service, analytics-service and the `commerce` client. Pick one with the
+# container's command, e.g.
 #   docker run --rm commerce-platform:local inventory-service
 # docker-compose.yml builds and runs it.
 
@@ -18,7 +19,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --workspace --bins \
     && mkdir -p /out \
-    && for bin in inventory-service order-service user-service notification-service payment-service payment-provider nats-bridge saga query-service commerce; do \
+    && for bin in inventory-service order-service user-service notification-service payment-service payment-provider nats-bridge saga query-service analytics-service commerce; do \
          cp "target/release/$bin" /out/ || exit 1; \
        done
 
@@ -32,5 +33,5 @@ RUN apt-get update \
 COPY --from=builder /out/ /usr/local/bin/
 USER app
 # The services log to stdout (RUST_LOG filters, LOG_FORMAT=json for JSON lines).
-EXPOSE 8080 8081 8082 8083 8084 8085 8086 8087 8088
+EXPOSE 8080 8081 8082 8083 8084 8085 8086 8087 8088 8089
 CMD ["commerce", "--help"]

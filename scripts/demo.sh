@@ -28,6 +28,7 @@ SERVICES=(
     "saga 8088"
     "notification-service 8085"
     "query-service 8080"
+    "analytics-service 8089"
 )
 QUERY_PORT=8080 # QUERY_URL for the demo client
 SAGA_PORT=8088  # SAGA_URL for the demo client (it watches each order's saga)
