@@ -9,7 +9,7 @@ use crate::domain::{OrderEvent, OrderLine};
 const EVENT_SCHEMAS: &[(&str, &str)] = &[
     (
         "OrderPlaced",
-        include_str!("../../../schemas/events/order/OrderPlaced.v1.json"),
+        include_str!("../../../schemas/events/order/OrderPlaced.v2.json"),
     ),
     (
         "OrderConfirmed",
@@ -50,4 +50,36 @@ fn every_event_matches_its_published_schema() {
             panic!("{} does not match its schema: {err}", event.event_type());
         }
     }
+}
+
+#[test]
+fn a_version_1_order_placed_upcast_matches_version_2() {
+    let v1 = SchemaRegistry::compile(&[(
+        "OrderPlaced",
+        include_str!("../../../schemas/events/order/OrderPlaced.v1.json"),
+    )])
+    .expect("v1 schema compiles");
+    let v2 = SchemaRegistry::compile(EVENT_SCHEMAS).expect("event schemas compile");
+    let payload = serde_json::json!({"order_id": "o1", "customer_id": "c1", "total_cents": 300,
+        "lines": [{"sku": "MUG-1", "quantity": 2, "unit_price_cents": 150}]});
+    v1.validate("OrderPlaced", &payload)
+        .expect("a valid v1 payload");
+    let envelope = platform::envelope::EventEnvelope {
+        event_id: uuid::Uuid::new_v4(),
+        service: "order".into(),
+        aggregate_type: "Order".into(),
+        aggregate_id: "o1".into(),
+        sequence: 1,
+        global_position: 1,
+        event_type: "OrderPlaced".into(),
+        event_version: "1".into(),
+        occurred_at: chrono::Utc::now(),
+        correlation_id: None,
+        causation_id: None,
+        payload,
+    };
+    let upcast = platform::upcast::Upcasters::contract().upcast(envelope);
+    assert_eq!(upcast.event_version, "2");
+    v2.validate("OrderPlaced", &upcast.payload)
+        .expect("the upcast payload is a valid v2");
 }

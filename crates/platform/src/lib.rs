@@ -17,6 +17,7 @@
 //! - [`nats`]: NATS JetStream: connection, the provider stream, de-duplicated publishing.
 //! - [`http`]: `/health` and `/metrics` routes and the JSON error response.
 //! - [`service`]: running a write-side service: HTTP, relay and command bus until shutdown.
+//! - [`upcast`]: schema evolution: upcasters from an event's old payload versions to the current one.
 //! - [`shutdown`]: the process shutdown future.
 //!
 //! Services share this crate and nothing else.
@@ -38,3 +39,4 @@ pub mod service;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod upcast;

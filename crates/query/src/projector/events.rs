@@ -4,12 +4,22 @@
 //! the payload shapes: a tolerant reader that takes the fields it needs and ignores
 //! the rest. Decoding dispatches on `(service, aggregate_type, event_type)`.
 
+use std::sync::LazyLock;
+
 use platform::envelope::{unwrap_payload, EventEnvelope};
+use platform::upcast::Upcasters;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// The only payload version of every event projected here.
-const SUPPORTED_VERSION: &str = "1";
+/// The contract's upcasters: an old event is decoded in its current shape.
+static UPCASTERS: LazyLock<Upcasters> = LazyLock::new(Upcasters::contract);
+
+/// The payload version decoded here: the latest the upcasters reach, else 1.
+fn supported_version(envelope: &EventEnvelope) -> &'static str {
+    UPCASTERS
+        .latest(&envelope.service, &envelope.event_type)
+        .unwrap_or("1")
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ProductAdded {
@@ -136,6 +146,7 @@ pub enum DecodeError {
 
 /// Decodes the payload of `envelope` into the event it carries.
 pub fn decode(envelope: &EventEnvelope) -> Result<ProjectedEvent, DecodeError> {
+    let envelope = &UPCASTERS.upcast(envelope.clone());
     let source = (envelope.service.as_str(), envelope.aggregate_type.as_str());
     let event = match source {
         ("inventory", "Product") => decode_product(envelope)?.map(ProjectedEvent::Product),
@@ -184,7 +195,7 @@ fn decode_user(envelope: &EventEnvelope) -> Result<Option<UserEvent>, DecodeErro
 
 /// Only called for event types projected here, so unknown types never get this far.
 fn payload<T: DeserializeOwned>(envelope: &EventEnvelope) -> Result<T, DecodeError> {
-    if envelope.event_version != SUPPORTED_VERSION {
+    if envelope.event_version != supported_version(envelope) {
         // A newer shape might mean something else: better parked than misapplied.
         return Err(DecodeError::UnsupportedVersion {
             event_type: envelope.event_type.clone(),
