@@ -6,6 +6,7 @@
 //! command queues are not shared with a running demo or another test), its own MongoDB
 //! database and Redis key prefix. Nothing is mocked.
 
+pub mod analytics;
 pub mod invariants;
 pub mod payments;
 mod raw;
@@ -47,6 +48,9 @@ pub struct TestStack {
     saga_database: Option<String>,
     /// The saga's HTTP API, once [`Self::start_saga`] started it.
     pub saga_url: String,
+    /// Set by [`Self::start_analytics`], with the service's API.
+    analytics_database: Option<String>,
+    pub analytics_url: String,
     nats: Option<platform::nats::NatsSettings>,
     pub redis_key_prefix: String,
     /// Each started write-side service and the base URL of its feed (`GET /events`).
@@ -85,6 +89,8 @@ impl TestStack {
             payment_database: None,
             saga_database: None,
             saga_url: String::new(),
+            analytics_database: None,
+            analytics_url: String::new(),
             nats: None,
             id,
             amqp_url,
@@ -299,6 +305,9 @@ impl TestStack {
         }
         self.stop_payments().await?;
         if let Some(database) = self.saga_database.take() {
+            servers::drop_database(&database).await?;
+        }
+        if let Some(database) = self.analytics_database.take() {
             servers::drop_database(&database).await?;
         }
         servers::drop_database(&format!("e2e_inventory_{}", self.id)).await?;
