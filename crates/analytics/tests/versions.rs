@@ -120,6 +120,34 @@ async fn a_rebuild_gives_the_rows_of_the_live_version_and_drops_it() -> anyhow::
 }
 
 #[tokio::test]
+async fn queries_during_a_rebuild_never_see_an_empty_or_missing_version() -> anyhow::Result<()> {
+    let mut bench = bench().await?;
+    history(&mut bench).await?;
+    let live = queries::monthly_sales(&bench.pool, None, None, None).await?;
+    let pool = bench.pool.clone();
+    let (done, watching) = (tokio::sync::watch::channel(false), live.clone());
+    let (stop, mut stopped) = done;
+    let reader = tokio::spawn(async move {
+        let mut reads = 0;
+        while !*stopped.borrow_and_update() {
+            let seen = queries::monthly_sales(&pool, None, None, None).await?;
+            anyhow::ensure!(seen == watching, "read {seen:?} during the rebuild");
+            reads += 1;
+        }
+        Ok(reads)
+    });
+    assert_eq!(bench.runner.rebuild().await?, 2);
+    stop.send(true)?;
+    let reads = reader.await??;
+    assert!(reads > 0);
+    assert_eq!(
+        queries::monthly_sales(&bench.pool, None, None, None).await?,
+        live
+    );
+    bench.stop().await
+}
+
+#[tokio::test]
 async fn applying_every_event_again_changes_nothing() -> anyhow::Result<()> {
     let mut bench = bench().await?;
     history(&mut bench).await?;

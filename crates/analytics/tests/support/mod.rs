@@ -129,7 +129,8 @@ pub async fn bench() -> anyhow::Result<Bench> {
         page: 3,
         attempts: 2,
         retry_pause: Duration::from_millis(1),
-        drop_grace: Duration::from_millis(1),
+        // Long enough for a query that resolved the old version to finish reading it.
+        drop_grace: Duration::from_millis(300),
         ..RunnerSettings::default()
     };
     let feeds = Feeds::new(urls.iter().map(|(s, u)| (*s, u.as_str())));
