@@ -5,10 +5,13 @@
 //! types the schema does not use (stock movements, captures, notifications, ...) are
 //! ignored. A used event type with a payload that does not fit, or of a version this
 //! reader does not know, is refused: the runner parks it for an operator rather than
-//! guess at its meaning. `OrderPlaced` is read in versions 1 and 2: version 2 only
-//! added `card_token`, which is not read here, so both decode alike.
+//! guess at its meaning. An old version is first upcast to the current one by the
+//! contract's upcasters ([`platform::upcast`]), so `OrderPlaced` v1 reads as v2.
+
+use std::sync::LazyLock;
 
 use platform::envelope::EventEnvelope;
+use platform::upcast::Upcasters;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -95,8 +98,12 @@ pub enum DecodeError {
     Payload { event_type: String, reason: String },
 }
 
+/// The contract's evolutions, applied before decoding.
+static UPCASTERS: LazyLock<Upcasters> = LazyLock::new(Upcasters::contract);
+
 /// The fact an envelope carries, `None` for the events the schema does not use.
 pub fn decode(envelope: &EventEnvelope) -> Result<Option<Fact>, DecodeError> {
+    let envelope = &UPCASTERS.upcast(envelope.clone());
     let key = (
         envelope.service.as_str(),
         envelope.aggregate_type.as_str(),
@@ -117,12 +124,11 @@ pub fn decode(envelope: &EventEnvelope) -> Result<Option<Fact>, DecodeError> {
     Ok(Some(fact))
 }
 
-/// The versions of each used event type that decode into the same fields here.
+/// Whether the (upcast) envelope is in the version this reader decodes: the latest
+/// the upcasters reach, or 1 for an event type that never evolved.
 fn known_version(envelope: &EventEnvelope) -> bool {
-    match (envelope.service.as_str(), envelope.event_type.as_str()) {
-        ("order", "OrderPlaced") => matches!(envelope.event_version.as_str(), "1" | "2"),
-        _ => envelope.event_version == "1",
-    }
+    let latest = UPCASTERS.latest(&envelope.service, &envelope.event_type);
+    envelope.event_version == latest.unwrap_or("1")
 }
 
 fn payload<T: DeserializeOwned>(envelope: &EventEnvelope) -> Result<T, DecodeError> {
@@ -184,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn a_placed_order_of_version_two_or_one_is_read_alike() {
+    fn a_placed_order_of_version_one_is_upcast_and_read_like_version_two() {
         let lines = json!([{"sku": "MUG-1", "quantity": 1, "unit_price_cents": 5}]);
         let mut v2 = envelope(
             "order",
@@ -202,6 +208,12 @@ mod tests {
         );
         assert_eq!(decode(&v2), decode(&v1));
         assert!(matches!(decode(&v1), Ok(Some(Fact::OrderPlaced(_)))));
+        let mut v3 = v2.clone();
+        v3.event_version = "3".into();
+        assert!(matches!(
+            decode(&v3),
+            Err(DecodeError::UnknownVersion { .. })
+        ));
     }
 
     #[test]
