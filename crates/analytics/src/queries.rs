@@ -87,24 +87,24 @@ pub async fn monthly_sales(
         .bind(category)
         .fetch_all(pool)
         .await?;
-    rows.iter()
-        .map(|row| {
-            let (revenue, refunded): (i64, i64) = (
-                row.try_get("revenue_cents")?,
-                row.try_get("refunded_cents")?,
-            );
-            let category: String = row.try_get("category")?;
-            Ok(MonthlySalesRow {
-                month: Month::from_key(row.try_get("month_key")?).to_string(),
-                category: category_filter(category),
-                orders: row.try_get("orders")?,
-                units: row.try_get("units")?,
-                revenue_cents: revenue,
-                refunded_cents: refunded,
-                net_cents: revenue - refunded,
-            })
-        })
-        .collect()
+    rows.iter().map(monthly_row).collect()
+}
+
+fn monthly_row(row: &sqlx::postgres::PgRow) -> Result<MonthlySalesRow, sqlx::Error> {
+    let (revenue, refunded): (i64, i64) = (
+        row.try_get("revenue_cents")?,
+        row.try_get("refunded_cents")?,
+    );
+    let category: String = row.try_get("category")?;
+    Ok(MonthlySalesRow {
+        month: Month::from_key(row.try_get("month_key")?).to_string(),
+        category: category_filter(category),
+        orders: row.try_get("orders")?,
+        units: row.try_get("units")?,
+        revenue_cents: revenue,
+        refunded_cents: refunded,
+        net_cents: revenue - refunded,
+    })
 }
 
 /// The cubes spell "all categories" as ''; the API leaves the field out.

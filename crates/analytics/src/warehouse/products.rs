@@ -104,11 +104,27 @@ pub async fn updated(
     )
     .map_err(|err| WriteError::Refused(err.to_string()))?;
     let name = current.map(|(_, name)| name).unwrap_or_default();
+    if apply_change(db, on, &updated.sku, &name, &terms, change).await? {
+        rekey_sales(db, on, &updated.sku).await?;
+    }
+    Ok(())
+}
+
+/// Writes an update's decision; `true` when the sku's rows changed.
+async fn apply_change(
+    db: &mut PgConnection,
+    on: Applying<'_>,
+    sku: &str,
+    name: &str,
+    terms: &Terms,
+    change: Change,
+) -> Result<bool, WriteError> {
     match change {
-        Change::Unchanged | Change::Open { .. } => return Ok(()),
+        Change::Unchanged | Change::Open { .. } => return Ok(false),
         Change::Correct { product_key } => {
             let sql = format!(
-                "UPDATE {}.product_dimension SET price_cents = $2, category = $3 WHERE product_key = $1",
+                "UPDATE {}.product_dimension SET price_cents = $2, category = $3 \
+                 WHERE product_key = $1",
                 on.schema
             );
             let query = sqlx::query(&sql).bind(product_key).bind(terms.price_cents);
@@ -116,16 +132,14 @@ pub async fn updated(
         }
         Change::NewVersion { product_key, at } => {
             let sql = format!(
-                "UPDATE {}.product_dimension SET valid_to = $2, is_current = false WHERE product_key = $1",
+                "UPDATE {}.product_dimension SET valid_to = $2, is_current = false \
+                 WHERE product_key = $1",
                 on.schema
             );
-            sqlx::query(&sql)
-                .bind(product_key)
-                .bind(at)
-                .execute(&mut *db)
-                .await?;
-            open_product_row(db, on, &updated.sku, &name, &terms).await?;
+            let query = sqlx::query(&sql).bind(product_key).bind(at);
+            query.execute(&mut *db).await?;
+            open_product_row(db, on, sku, name, terms).await?;
         }
     }
-    rekey_sales(db, on, &updated.sku).await
+    Ok(true)
 }

@@ -228,6 +228,16 @@ async fn order_confirmed(
     if order.cancelled {
         return Ok(());
     }
+    insert_sales(db, on, order_id, &order).await
+}
+
+/// One sales row per line, keyed to the product row valid when the order was placed.
+async fn insert_sales(
+    db: &mut PgConnection,
+    on: Applying<'_>,
+    order_id: &str,
+    order: &Staged,
+) -> Result<(), WriteError> {
     let date_key = day_key(db, on, order.placed_at).await?;
     let customer_key = customer_key(db, on, &order.customer_id).await?;
     let sql = format!(
