@@ -166,3 +166,123 @@ async fn every_projection_is_rebuilt_under_queries_and_equals_the_live_one() -> 
         .stop()
         .await
 }
+
+/// Every table and cube of `olap_v<version>`, each as its rows in a stable order.
+async fn olap_snapshot(url: &str, version: u32) -> anyhow::Result<BTreeMap<String, String>> {
+    let pool = sqlx::PgPool::connect(url).await?;
+    let schema = format!("olap_v{version}");
+    let relations: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 \
+         UNION SELECT matviewname::text FROM pg_matviews WHERE schemaname = $1",
+    )
+    .bind(&schema)
+    .fetch_all(&pool)
+    .await?;
+    let mut rows = BTreeMap::new();
+    for relation in relations {
+        let sql = format!(
+            "SELECT coalesce(json_agg(r ORDER BY r::text)::text, '[]') FROM {schema}.{relation} r"
+        );
+        rows.insert(relation, sqlx::query_scalar(&sql).fetch_one(&pool).await?);
+    }
+    pool.close().await;
+    Ok(rows)
+}
+
+/// Queries the analytics endpoints until `stop`; the failures and empty answers.
+async fn analytics_loop(
+    stack: Arc<TestStack>,
+    customer: String,
+    stop: Arc<AtomicBool>,
+) -> (usize, Vec<String>) {
+    let mut failures = Vec::new();
+    let mut count = 0;
+    let paths = [
+        "/analytics/sales/monthly".to_string(),
+        format!("/analytics/customers/{customer}/ltv"),
+        "/analytics/products/top".to_string(),
+    ];
+    while !stop.load(Ordering::SeqCst) {
+        for path in &paths {
+            count += 1;
+            match stack.analytics(path).await {
+                Ok((200, body))
+                    if body["rows"].as_array().is_none_or(|r| !r.is_empty())
+                        && body["items"].as_array().is_none_or(|i| !i.is_empty()) => {}
+                Ok((status, body)) => failures.push(format!("{path}: {status} {body}")),
+                Err(err) => failures.push(format!("{path}: {err}")),
+            }
+        }
+    }
+    (count, failures)
+}
+
+#[tokio::test]
+async fn the_star_schema_is_rebuilt_under_queries_and_equals_the_live_one() -> anyhow::Result<()> {
+    let mut stack = TestStack::start().await?;
+    stack.start_saga().await?;
+    stack.start_analytics().await?;
+    let customer = format!("olap-{}", stack.id);
+    registered_customer(&stack, &customer).await?;
+    let sku = sku(&stack, "OLAP");
+    product_in_stock(&stack, &sku, 400, 20).await?;
+    for (i, card) in ["tok_ok", "tok_decline", "tok_ok"].iter().enumerate() {
+        let order_id = format!("olap-{i}-{}", stack.id);
+        let lines = json!([{"sku": sku, "quantity": i + 1, "unit_price_cents": 400}]);
+        let mut body = place_order(&order_id, &customer, lines);
+        body["card_token"] = json!(card);
+        assert_accepted(&stack.send("order.PlaceOrder", body).await?);
+        stack.saga_finished(&order_id).await?;
+    }
+    let ltv = format!("/analytics/customers/{customer}/ltv");
+    stack
+        .eventually(&format!("GET {ltv} shows two orders"), || async {
+            let (status, body) = stack.analytics(&ltv).await?;
+            anyhow::ensure!(status == 200 && body["orders"] == 2, "{status} {body}");
+            Ok(())
+        })
+        .await?;
+    let url = stack
+        .analytics_database_url()
+        .ok_or_else(|| anyhow::anyhow!("no analytics database"))?;
+    let live = olap_snapshot(&url, 1).await?;
+    assert!(
+        live.values().any(|rows| rows != "[]"),
+        "the star schema has rows: {live:?}"
+    );
+
+    let stack = Arc::new(stack);
+    let stop = Arc::new(AtomicBool::new(false));
+    let queries = tokio::spawn(analytics_loop(
+        stack.clone(),
+        customer.clone(),
+        stop.clone(),
+    ));
+    let args = ReplayArgs {
+        projections: vec!["olap".into()],
+        urls: vec![stack.analytics_url.clone()],
+        timeout_secs: 60,
+    };
+    let exit = cli::replay::run(&args).await?;
+    stop.store(true, Ordering::SeqCst);
+    let (count, failures) = queries.await?;
+    assert_eq!(exit, cli::replay::EXIT_SUCCESS);
+    assert!(
+        failures.is_empty(),
+        "{} of {count} queries failed: {failures:?}",
+        failures.len()
+    );
+    assert_eq!(
+        olap_snapshot(&url, 2).await?,
+        live,
+        "the rebuilt star schema differs from the live one"
+    );
+    assert!(
+        olap_snapshot(&url, 1).await?.is_empty(),
+        "the old schema is dropped"
+    );
+    Arc::try_unwrap(stack)
+        .map_err(|_| anyhow::anyhow!("stack still shared"))?
+        .stop()
+        .await
+}

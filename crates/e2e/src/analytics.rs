@@ -37,6 +37,12 @@ impl TestStack {
         self.healthy(port).await
     }
 
+    /// The analytics database, to read the star schema's tables directly.
+    pub fn analytics_database_url(&self) -> Option<String> {
+        let name = self.analytics_database.as_ref()?;
+        Some(format!("postgres://postgres@127.0.0.1:5432/{name}"))
+    }
+
     /// `GET` on the analytics API: status and JSON body.
     pub async fn analytics(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         let response = self
