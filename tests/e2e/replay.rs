@@ -4,7 +4,7 @@
 //! the live one it replaced, document by document and hash by hash.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cli::args::ReplayArgs;
@@ -60,36 +60,27 @@ async fn snapshot(
     Ok(views)
 }
 
-/// Queries every view until `stop`; counts queries and the ones that failed or came
-/// back empty.
+/// GETs each of `urls` over and over until `stop`; returns how many it sent and the
+/// ones that failed or answered an empty list (`items` or `rows`).
 async fn query_loop(
     stack: Arc<TestStack>,
-    sku: String,
-    order: String,
-    user: String,
+    urls: Vec<String>,
     stop: Arc<AtomicBool>,
 ) -> (usize, Vec<String>) {
     let mut failures = Vec::new();
-    let count = AtomicUsize::new(0);
+    let mut count = 0;
+    let non_empty = |list: &serde_json::Value| list.as_array().is_none_or(|l| !l.is_empty());
     while !stop.load(Ordering::SeqCst) {
-        for path in [
-            "/products?limit=500".to_string(),
-            format!("/stock/{sku}"),
-            format!("/orders/{order}"),
-            format!("/users/{user}"),
-        ] {
-            count.fetch_add(1, Ordering::Relaxed);
-            match stack.get(&path).await {
-                Ok((200, body))
-                    if body
-                        .get("items")
-                        .is_none_or(|i| i.as_array().is_some_and(|a| !a.is_empty())) => {}
-                Ok((status, body)) => failures.push(format!("{path}: {status} {body}")),
-                Err(err) => failures.push(format!("{path}: {err}")),
+        for url in &urls {
+            count += 1;
+            match stack.get_url(url).await {
+                Ok((200, body)) if non_empty(&body["items"]) && non_empty(&body["rows"]) => {}
+                Ok((status, body)) => failures.push(format!("{url}: {status} {body}")),
+                Err(err) => failures.push(format!("{url}: {err}")),
             }
         }
     }
-    (count.into_inner(), failures)
+    (count, failures)
 }
 
 #[tokio::test]
@@ -120,13 +111,17 @@ async fn every_projection_is_rebuilt_under_queries_and_equals_the_live_one() -> 
 
     let stack = Arc::new(stack);
     let stop = Arc::new(AtomicBool::new(false));
-    let queries = tokio::spawn(query_loop(
-        stack.clone(),
-        skus[0].clone(),
-        order_id.clone(),
-        customer.clone(),
-        stop.clone(),
-    ));
+    let paths = [
+        "/products?limit=500".to_string(),
+        format!("/stock/{}", skus[0]),
+        format!("/orders/{order_id}"),
+        format!("/users/{customer}"),
+    ];
+    let urls = paths
+        .iter()
+        .map(|p| format!("{}{p}", stack.query_url))
+        .collect();
+    let queries = tokio::spawn(query_loop(stack.clone(), urls, stop.clone()));
     let args = ReplayArgs {
         projections: Vec::new(),
         urls: vec![stack.query_url.clone()],
@@ -189,34 +184,6 @@ async fn olap_snapshot(url: &str, version: u32) -> anyhow::Result<BTreeMap<Strin
     Ok(rows)
 }
 
-/// Queries the analytics endpoints until `stop`; the failures and empty answers.
-async fn analytics_loop(
-    stack: Arc<TestStack>,
-    customer: String,
-    stop: Arc<AtomicBool>,
-) -> (usize, Vec<String>) {
-    let mut failures = Vec::new();
-    let mut count = 0;
-    let paths = [
-        "/analytics/sales/monthly".to_string(),
-        format!("/analytics/customers/{customer}/ltv"),
-        "/analytics/products/top".to_string(),
-    ];
-    while !stop.load(Ordering::SeqCst) {
-        for path in &paths {
-            count += 1;
-            match stack.analytics(path).await {
-                Ok((200, body))
-                    if body["rows"].as_array().is_none_or(|r| !r.is_empty())
-                        && body["items"].as_array().is_none_or(|i| !i.is_empty()) => {}
-                Ok((status, body)) => failures.push(format!("{path}: {status} {body}")),
-                Err(err) => failures.push(format!("{path}: {err}")),
-            }
-        }
-    }
-    (count, failures)
-}
-
 #[tokio::test]
 async fn the_star_schema_is_rebuilt_under_queries_and_equals_the_live_one() -> anyhow::Result<()> {
     let mut stack = TestStack::start().await?;
@@ -253,11 +220,16 @@ async fn the_star_schema_is_rebuilt_under_queries_and_equals_the_live_one() -> a
 
     let stack = Arc::new(stack);
     let stop = Arc::new(AtomicBool::new(false));
-    let queries = tokio::spawn(analytics_loop(
-        stack.clone(),
-        customer.clone(),
-        stop.clone(),
-    ));
+    let paths = [
+        "/analytics/sales/monthly".to_string(),
+        format!("/analytics/customers/{customer}/ltv"),
+        "/analytics/products/top".to_string(),
+    ];
+    let urls = paths
+        .iter()
+        .map(|p| format!("{}{p}", stack.analytics_url))
+        .collect();
+    let queries = tokio::spawn(query_loop(stack.clone(), urls, stop.clone()));
     let args = ReplayArgs {
         projections: vec!["olap".into()],
         urls: vec![stack.analytics_url.clone()],

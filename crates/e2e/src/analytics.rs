@@ -45,12 +45,6 @@ impl TestStack {
 
     /// `GET` on the analytics API: status and JSON body.
     pub async fn analytics(&self, path: &str) -> anyhow::Result<(u16, Value)> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.analytics_url))
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        Ok((status, response.json().await.unwrap_or(Value::Null)))
+        self.get_url(&format!("{}{path}", self.analytics_url)).await
     }
 }

@@ -255,11 +255,12 @@ impl TestStack {
 
     /// `GET` on the query API: status and JSON body.
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.query_url))
-            .send()
-            .await?;
+        self.get_url(&format!("{}{path}", self.query_url)).await
+    }
+
+    /// `GET` on any of the stack's HTTP APIs: status and JSON body (null when none).
+    pub async fn get_url(&self, url: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self.http.get(url).send().await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }

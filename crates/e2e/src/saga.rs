@@ -61,13 +61,8 @@ impl TestStack {
 
     /// `GET /sagas/{order_id}` on the saga: status and JSON body.
     pub async fn saga(&self, order_id: &str) -> anyhow::Result<(u16, Value)> {
-        let response = self
-            .http
-            .get(format!("{}/sagas/{order_id}", self.saga_url))
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        Ok((status, response.json().await.unwrap_or(Value::Null)))
+        self.get_url(&format!("{}/sagas/{order_id}", self.saga_url))
+            .await
     }
 
     /// Waits until the saga of `order_id` has finished; returns its view.
