@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -109,23 +109,35 @@ pub trait Bookkeeping: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), ApplyError>> + Send;
 }
 
-/// The feeds of the services, by name.
+/// The feeds of the services, by name. Clones share one table, and a runner looks its
+/// sources up at every pass, so a feed added later ([`Feeds::insert`]) is read from the
+/// next pass on: a test stack starts some services after their readers.
 #[derive(Debug, Clone, Default)]
-pub struct Feeds(HashMap<String, FeedClient>);
+pub struct Feeds(Arc<RwLock<HashMap<String, FeedClient>>>);
 
 impl Feeds {
     /// From `service=url` pairs.
     pub fn new<'a>(urls: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self(
-            urls.into_iter()
-                .map(|(service, url)| (service.to_string(), FeedClient::new(url)))
-                .collect(),
-        )
+        let feeds = urls
+            .into_iter()
+            .map(|(service, url)| (service.to_string(), FeedClient::new(url)))
+            .collect();
+        Self(Arc::new(RwLock::new(feeds)))
     }
 
-    fn get(&self, source: &str) -> Result<&FeedClient, RunError> {
-        self.0
+    /// Adds (or moves) the feed of `service`, for every holder of these feeds.
+    pub fn insert(&self, service: &str, url: &str) {
+        let mut feeds = self.0.write().unwrap_or_else(|e| e.into_inner());
+        feeds.insert(service.to_string(), FeedClient::new(url));
+    }
+
+    /// A client is cheap to clone (its HTTP pool is shared), so none is held across a
+    /// page while the table is locked.
+    fn get(&self, source: &str) -> Result<FeedClient, RunError> {
+        let feeds = self.0.read().unwrap_or_else(|e| e.into_inner());
+        feeds
             .get(source)
+            .cloned()
             .ok_or_else(|| RunError::NoFeed(source.to_string()))
     }
 }
@@ -425,5 +437,20 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
         self.projection.drop_version(live).await?;
         self.book.clear_checkpoints(name, live).await?;
         Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_inserted_later_is_seen_by_every_clone() {
+        let feeds = Feeds::new([("order", "http://127.0.0.1:1")]);
+        let runner_copy = feeds.clone();
+        assert!(matches!(runner_copy.get("payment"), Err(RunError::NoFeed(_))));
+        feeds.insert("payment", "http://127.0.0.1:2");
+        assert!(runner_copy.get("payment").is_ok());
+        assert!(runner_copy.get("order").is_ok());
     }
 }
