@@ -1,15 +1,14 @@
-//! The query service: the read side of the inventory, order and user contexts.
+//! The query service: the read side of the inventory, order, user, payment and
+//! notification contexts.
 //!
 //! Layout:
 //! - [`settings`]: configuration from the environment.
-//! - [`store`]: the MongoDB database and Redis connection holding the read models.
-//! - [`projector`]: one runner of the projection runtime per read model, reading the
-//!   services' feeds, woken by `query.projections`: [`projector::events`] (payload
-//!   decoding), [`projector::mongo`] (`product_list`, `order_details`, `user_profile`),
-//!   [`projector::redis`] (`stock_levels`), [`projector::book`] (checkpoints, versions,
-//!   parked events), [`projector::indexes`] (index specs).
+//! - [`store`]: the MongoDB database and Redis connection holding the read models, and
+//!   the names of the views, their collections and keys.
+//! - [`projector`]: one runner of the projection runtime per read model (a
+//!   [`projector::View`]), reading the services' feeds, woken by `query.projections`.
 //! - [`views`]: the read models as served, and their queries.
-//! - [`api`]: the HTTP routes.
+//! - [`api`]: the HTTP routes and their OpenAPI document.
 //!
 //! [`build`] connects the stores, creates the indexes and binds the listener;
 //! [`Application::run_until`] serves HTTP and runs the projector until shutdown.
@@ -25,6 +24,7 @@ use std::future::Future;
 
 use axum::Router;
 use platform::config::ConfigError;
+use platform::projection::Feeds;
 use tokio::net::TcpListener;
 
 pub use api::{app, ApiState};
@@ -58,6 +58,7 @@ pub struct Application {
     projector: Projector,
     amqp_url: String,
     store: ReadStore,
+    feeds: Feeds,
 }
 
 /// Connects to MongoDB and Redis, creates the indexes and binds the HTTP listener.
@@ -66,7 +67,8 @@ pub async fn build(settings: Settings) -> Result<Application, QueryError> {
     let store = ReadStore::connect(&settings).await?;
     projector::ensure_indexes(&store).await?;
     let broker = BrokerStatus::default();
-    let set = projector::projection_set(&store, &settings.feeds()?, settings.runner);
+    let feeds = settings.feeds()?;
+    let set = projector::projection_set(&store, &feeds, settings.runner);
     let listener = TcpListener::bind(&settings.http_addr)
         .await
         .map_err(QueryError::Bind)?;
@@ -80,6 +82,7 @@ pub async fn build(settings: Settings) -> Result<Application, QueryError> {
         projector: Projector::new(set, broker, settings.prefetch),
         amqp_url: settings.broker.amqp_url,
         store,
+        feeds,
     })
 }
 
@@ -90,6 +93,12 @@ impl Application {
             .local_addr()
             .map(|addr| addr.port())
             .unwrap_or(0)
+    }
+
+    /// The feeds the runners read, shared with them: a feed inserted here is read from
+    /// their next pass (for a service started after this one, in a test stack).
+    pub fn feeds(&self) -> Feeds {
+        self.feeds.clone()
     }
 
     /// Serves HTTP and runs the projector until `shutdown` resolves (or the server

@@ -7,8 +7,9 @@ use platform::projection::{Feeds, RunnerSettings};
 
 /// The feeds of the services whose events this service projects, on their default
 /// local ports.
-pub const DEFAULT_FEED_URLS: &str =
-    "inventory=http://127.0.0.1:8081,order=http://127.0.0.1:8082,user=http://127.0.0.1:8083";
+pub const DEFAULT_FEED_URLS: &str = "inventory=http://127.0.0.1:8081,\
+    order=http://127.0.0.1:8082,user=http://127.0.0.1:8083,payment=http://127.0.0.1:8084,\
+    notification=http://127.0.0.1:8085";
 
 #[derive(Clone)]
 pub struct Settings {
@@ -26,7 +27,9 @@ pub struct Settings {
     /// `QUERY_PREFETCH`: how many unacknowledged events the broker may push ahead.
     pub prefetch: u16,
     pub broker: BrokerSettings,
-    /// `FEED_URLS`: `service=url` pairs, comma-separated: where each source's feed is.
+    /// `FEED_URLS`: `service=url` pairs, comma-separated: where each source's feed is
+    /// (inventory, order, user, payment, notification; a view whose feed is missing
+    /// stays empty, and its passes fail with the reason).
     pub feed_urls: String,
     /// `PROJECTION_PAGE`, `PROJECTION_POLL_MS`: feed page size and the longest pause
     /// between two passes when the broker is silent.

@@ -10,12 +10,53 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::settings::Settings;
 
-/// MongoDB collection: one document per sku.
+// The views, by name: a MongoDB view lives in the collection `<name>_v<version>`, a
+// Redis one under the keys `<prefix>v<version>:<name>...`.
+
+/// MongoDB: one document per sku, its description and stock.
 pub const PRODUCT_LIST: &str = "product_list";
-/// MongoDB collection: one document per order.
+/// Redis: one hash `stock:{sku}` per product; MongoDB: its mirror, one document per sku.
+pub const STOCK_LEVELS: &str = "stock_levels";
+/// MongoDB: one document per category: its products and units available.
+pub const CATEGORY_TREE: &str = "category_tree";
+/// MongoDB: one document per order.
 pub const ORDER_DETAILS: &str = "order_details";
-/// MongoDB collection: one document per user.
+/// MongoDB: one document per order, found by customer, newest first.
+pub const ORDER_HISTORY: &str = "order_history";
+/// Redis: one hash `order_status:{order_id}` per order.
+pub const ORDER_STATUS: &str = "order_status";
+/// Redis: the sorted set `best_sellers` (units sold per sku), and a hash
+/// `best_sellers:order:{order_id}` per order remembering its lines and status.
+pub const BEST_SELLERS: &str = "best_sellers";
+/// Redis: one sorted set `recent_orders:{customer_id}` per customer.
+pub const RECENT_ORDERS: &str = "recent_orders";
+/// MongoDB: one document per user.
 pub const USER_PROFILE: &str = "user_profile";
+/// MongoDB: one document per user: profile and order counters.
+pub const USER_SUMMARY: &str = "user_summary";
+/// MongoDB: one document per user event and per order event, by user.
+pub const USER_ACTIVITY: &str = "user_activity";
+/// MongoDB: one document per payment.
+pub const PAYMENT_INFO: &str = "payment_info";
+/// MongoDB: one document per notification.
+pub const DELIVERY_STATUS: &str = "delivery_status";
+/// MongoDB: one document per template.
+pub const TEMPLATE_USAGE: &str = "template_usage";
+/// MongoDB: one document per channel.
+pub const CHANNEL_PERFORMANCE: &str = "channel_performance";
+
+// The memos: what a view that aggregates many aggregates remembers of each of them, in
+// a collection of its own beside the view's (versioned and dropped with it).
+
+/// `category_tree`'s memo: each sku's category and units available.
+pub const CATEGORY_TREE_SKUS: &str = "category_tree_skus";
+/// `user_summary`'s memo: each order's customer, total and status.
+pub const USER_SUMMARY_ORDERS: &str = "user_summary_orders";
+/// `template_usage`'s memo: each notification's template.
+pub const TEMPLATE_USAGE_NOTIFICATIONS: &str = "template_usage_notifications";
+/// `channel_performance`'s memo: each notification's channel.
+pub const CHANNEL_PERFORMANCE_NOTIFICATIONS: &str = "channel_performance_notifications";
+
 /// MongoDB collection: how far each version of each projection got in each source
 /// service's feed.
 pub const CHECKPOINTS: &str = "projection_checkpoints";
@@ -23,8 +64,6 @@ pub const CHECKPOINTS: &str = "projection_checkpoints";
 pub const VERSIONS: &str = "projection_versions";
 /// MongoDB collection: events a projection could not apply, with their error.
 pub const PARKED: &str = "parked_events";
-/// The Redis projection: one hash `stock:{sku}` per product.
-pub const STOCK_LEVELS: &str = "stock_levels";
 
 /// Bounds Redis calls and MongoDB connection attempts, so a hung dependency turns into
 /// a retry, not a stall.
@@ -61,14 +100,41 @@ impl ReadStore {
         self.client.shutdown().await;
     }
 
-    /// The Redis key of a product's stock levels in `version` of the view.
-    pub fn stock_key(&self, version: u32, sku: &str) -> String {
-        format!("{}v{version}:stock:{sku}", self.key_prefix)
+    /// A Redis key of `version` of a view: `<prefix>v<version>:<rest>`.
+    fn key(&self, version: u32, rest: &str) -> String {
+        format!("{}v{version}:{rest}", self.key_prefix)
     }
 
-    /// The Redis key pattern of every stock hash of `version`.
-    pub fn stock_pattern(&self, version: u32) -> String {
-        format!("{}v{version}:stock:*", self.key_prefix)
+    /// The Redis key of a product's stock levels in `version` of the view.
+    pub fn stock_key(&self, version: u32, sku: &str) -> String {
+        self.key(version, &format!("stock:{sku}"))
+    }
+
+    /// The hash of an order's status.
+    pub fn order_status_key(&self, version: u32, order_id: &str) -> String {
+        self.key(version, &format!("{ORDER_STATUS}:{order_id}"))
+    }
+
+    /// The sorted set of units sold per sku.
+    pub fn best_sellers_key(&self, version: u32) -> String {
+        self.key(version, BEST_SELLERS)
+    }
+
+    /// What the best-sellers ranking remembers of an order (its lines and status).
+    pub fn best_sellers_order_key(&self, version: u32, order_id: &str) -> String {
+        self.key(version, &format!("{BEST_SELLERS}:order:{order_id}"))
+    }
+
+    /// The sorted set of a customer's latest orders (by time placed).
+    pub fn recent_orders_key(&self, version: u32, customer_id: &str) -> String {
+        self.key(version, &format!("{RECENT_ORDERS}:{customer_id}"))
+    }
+
+    /// The key pattern of every Redis key of `version` of `view` (none of the views'
+    /// names is a prefix of another's, so patterns never overlap).
+    pub fn view_pattern(&self, version: u32, view: &str) -> String {
+        let stem = if view == STOCK_LEVELS { "stock" } else { view };
+        self.key(version, &format!("{stem}*"))
     }
 
     /// The collection holding `version` of the MongoDB view `view`.

@@ -1,15 +1,17 @@
 //! The events this crate projects, as it reads them off the wire.
 //!
-//! The query side shares only `platform` with the write side, so it owns its copy of
-//! the payload shapes: a tolerant reader that takes the fields it needs and ignores
-//! the rest. Decoding dispatches on `(service, aggregate_type, event_type)`.
+//! A tolerant reader (the payload shapes are in [`super::payloads`]): an envelope is
+//! upcast first (`platform::upcast`), so an old version reads in its current shape, then
+//! decoded by `(service, aggregate_type, event_type)`; event types no view needs are
+//! [`ProjectedEvent::Ignored`].
 
 use std::sync::LazyLock;
 
 use platform::envelope::{unwrap_payload, EventEnvelope};
 use platform::upcast::Upcasters;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+
+pub use super::payloads::*;
 
 /// The contract's upcasters: an old event is decoded in its current shape.
 static UPCASTERS: LazyLock<Upcasters> = LazyLock::new(Upcasters::contract);
@@ -21,79 +23,11 @@ fn supported_version(envelope: &EventEnvelope) -> &'static str {
         .unwrap_or("1")
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ProductAdded {
-    pub sku: String,
-    pub name: String,
-    pub category: String,
-    pub price_cents: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct StockAdded {
-    pub sku: String,
-    #[serde(deserialize_with = "quantity")]
-    pub quantity: i64,
-}
-
-/// `StockAllocated`, `AllocationReleased` and `AllocationCommitted` share this shape.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct AllocationMoved {
-    pub sku: String,
-    pub order_id: String,
-    #[serde(deserialize_with = "quantity")]
-    pub quantity: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderLine {
-    pub sku: String,
-    #[serde(deserialize_with = "quantity")]
-    pub quantity: i64,
-    pub unit_price_cents: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct OrderPlaced {
-    pub order_id: String,
-    pub customer_id: String,
-    pub lines: Vec<OrderLine>,
-    pub total_cents: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct OrderConfirmed {
-    pub order_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct OrderCancelled {
-    pub order_id: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct UserRegistered {
-    pub user_id: String,
-    pub email: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ProfileUpdated {
-    pub user_id: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct UserDeactivated {
-    pub user_id: String,
-}
-
 /// Events of the inventory `Product` aggregate (aggregate id = sku).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProductEvent {
     ProductAdded(ProductAdded),
+    ProductUpdated(ProductUpdated),
     StockAdded(StockAdded),
     StockAllocated(AllocationMoved),
     AllocationReleased(AllocationMoved),
@@ -117,16 +51,40 @@ pub enum UserEvent {
     UserDeactivated(UserDeactivated),
 }
 
+/// Events of the payment `Payment` aggregate (aggregate id = payment id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentEvent {
+    AuthorizationRequested(AuthorizationRequested),
+    AuthorizationRetried(AuthorizationRequested),
+    Authorized(PaymentAuthorized),
+    Declined(PaymentDeclined),
+    Captured(PaymentCaptured),
+    Voided(PaymentVoided),
+    Refunded(PaymentRefunded),
+    LateApprovalVoided(LateApprovalVoided),
+}
+
+/// Events of the notification `Notification` aggregate (aggregate id = notification id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationEvent {
+    Requested(NotificationRequested),
+    Sent(NotificationSent),
+    Failed(NotificationFailed),
+    Abandoned(NotificationAbandoned),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectedEvent {
     Product(ProductEvent),
     Order(OrderEvent),
     User(UserEvent),
+    Payment(PaymentEvent),
+    Notification(NotificationEvent),
     /// No projection here needs it (yet): acknowledged and skipped.
     Ignored,
 }
 
-/// An event this crate should project but cannot: dead-lettered, never retried.
+/// An event this crate should project but cannot: parked, never retried.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("{event_type} payload is invalid: {source}")]
@@ -152,6 +110,10 @@ pub fn decode(envelope: &EventEnvelope) -> Result<ProjectedEvent, DecodeError> {
         ("inventory", "Product") => decode_product(envelope)?.map(ProjectedEvent::Product),
         ("order", "Order") => decode_order(envelope)?.map(ProjectedEvent::Order),
         ("user", "User") => decode_user(envelope)?.map(ProjectedEvent::User),
+        ("payment", "Payment") => decode_payment(envelope)?.map(ProjectedEvent::Payment),
+        ("notification", "Notification") => {
+            decode_notification(envelope)?.map(ProjectedEvent::Notification)
+        }
         _ => None,
     };
     let Some(event) = event else {
@@ -164,6 +126,7 @@ pub fn decode(envelope: &EventEnvelope) -> Result<ProjectedEvent, DecodeError> {
 fn decode_product(envelope: &EventEnvelope) -> Result<Option<ProductEvent>, DecodeError> {
     let event = match envelope.event_type.as_str() {
         "ProductAdded" => ProductEvent::ProductAdded(payload(envelope)?),
+        "ProductUpdated" => ProductEvent::ProductUpdated(payload(envelope)?),
         "StockAdded" => ProductEvent::StockAdded(payload(envelope)?),
         "StockAllocated" => ProductEvent::StockAllocated(payload(envelope)?),
         "AllocationReleased" => ProductEvent::AllocationReleased(payload(envelope)?),
@@ -188,6 +151,34 @@ fn decode_user(envelope: &EventEnvelope) -> Result<Option<UserEvent>, DecodeErro
         "UserRegistered" => UserEvent::UserRegistered(payload(envelope)?),
         "ProfileUpdated" => UserEvent::ProfileUpdated(payload(envelope)?),
         "UserDeactivated" => UserEvent::UserDeactivated(payload(envelope)?),
+        _ => return Ok(None),
+    };
+    Ok(Some(event))
+}
+
+fn decode_payment(envelope: &EventEnvelope) -> Result<Option<PaymentEvent>, DecodeError> {
+    use PaymentEvent as E;
+    let event = match envelope.event_type.as_str() {
+        "PaymentAuthorizationRequested" => E::AuthorizationRequested(payload(envelope)?),
+        "PaymentAuthorizationRetried" => E::AuthorizationRetried(payload(envelope)?),
+        "PaymentAuthorized" => E::Authorized(payload(envelope)?),
+        "PaymentDeclined" => E::Declined(payload(envelope)?),
+        "PaymentCaptured" => E::Captured(payload(envelope)?),
+        "PaymentVoided" => E::Voided(payload(envelope)?),
+        "PaymentRefunded" => E::Refunded(payload(envelope)?),
+        "LateApprovalVoided" => E::LateApprovalVoided(payload(envelope)?),
+        _ => return Ok(None),
+    };
+    Ok(Some(event))
+}
+
+fn decode_notification(envelope: &EventEnvelope) -> Result<Option<NotificationEvent>, DecodeError> {
+    use NotificationEvent as E;
+    let event = match envelope.event_type.as_str() {
+        "NotificationRequested" => E::Requested(payload(envelope)?),
+        "NotificationSent" => E::Sent(payload(envelope)?),
+        "NotificationFailed" => E::Failed(payload(envelope)?),
+        "NotificationAbandoned" => E::Abandoned(payload(envelope)?),
         _ => return Ok(None),
     };
     Ok(Some(event))
@@ -229,6 +220,8 @@ impl ProjectedEvent {
             Self::Product(event) => event.sku(),
             Self::Order(event) => event.order_id(),
             Self::User(event) => event.user_id(),
+            Self::Payment(event) => event.payment_id(),
+            Self::Notification(event) => event.notification_id(),
             Self::Ignored => "",
         }
     }
@@ -238,26 +231,18 @@ impl ProductEvent {
     pub fn sku(&self) -> &str {
         match self {
             Self::ProductAdded(e) => &e.sku,
+            Self::ProductUpdated(e) => &e.sku,
             Self::StockAdded(e) => &e.sku,
             Self::StockAllocated(e)
             | Self::AllocationReleased(e)
             | Self::AllocationCommitted(e) => &e.sku,
         }
     }
-}
 
-/// How an event moves a product's stock between its three buckets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StockDelta {
-    pub available: i64,
-    pub reserved: i64,
-    pub sold: i64,
-}
-
-impl ProductEvent {
+    /// How the event moves the product's stock between its three buckets.
     pub fn stock_delta(&self) -> StockDelta {
         let (available, reserved, sold) = match self {
-            Self::ProductAdded(_) => (0, 0, 0),
+            Self::ProductAdded(_) | Self::ProductUpdated(_) => (0, 0, 0),
             Self::StockAdded(e) => (e.quantity, 0, 0),
             Self::StockAllocated(e) => (-e.quantity, e.quantity, 0),
             Self::AllocationReleased(e) => (e.quantity, -e.quantity, 0),
@@ -271,12 +256,29 @@ impl ProductEvent {
     }
 }
 
+/// How an event moves a product's stock between its three buckets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StockDelta {
+    pub available: i64,
+    pub reserved: i64,
+    pub sold: i64,
+}
+
 impl OrderEvent {
     pub fn order_id(&self) -> &str {
         match self {
             Self::OrderPlaced(e) => &e.order_id,
             Self::OrderConfirmed(e) => &e.order_id,
             Self::OrderCancelled(e) => &e.order_id,
+        }
+    }
+
+    /// The order's status once the event is applied.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Self::OrderPlaced(_) => "placed",
+            Self::OrderConfirmed(_) => "confirmed",
+            Self::OrderCancelled(_) => "cancelled",
         }
     }
 }
@@ -291,10 +293,29 @@ impl UserEvent {
     }
 }
 
-/// Quantities are unsigned on the write side; stored as i64 because BSON has no u64.
-fn quantity<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    let value = u64::deserialize(deserializer)?;
-    i64::try_from(value).map_err(serde::de::Error::custom)
+impl PaymentEvent {
+    pub fn payment_id(&self) -> &str {
+        match self {
+            Self::AuthorizationRequested(e) | Self::AuthorizationRetried(e) => &e.payment_id,
+            Self::Authorized(e) => &e.payment_id,
+            Self::Declined(e) => &e.payment_id,
+            Self::Captured(e) => &e.payment_id,
+            Self::Voided(e) => &e.payment_id,
+            Self::Refunded(e) => &e.payment_id,
+            Self::LateApprovalVoided(e) => &e.payment_id,
+        }
+    }
+}
+
+impl NotificationEvent {
+    pub fn notification_id(&self) -> &str {
+        match self {
+            Self::Requested(e) => &e.notification_id,
+            Self::Sent(e) => &e.notification_id,
+            Self::Failed(e) => &e.notification_id,
+            Self::Abandoned(e) => &e.notification_id,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -166,3 +166,112 @@ fn a_deactivation_about_another_user_is_rejected() {
         "{decoded:?}"
     );
 }
+
+#[test]
+fn a_product_update_is_decoded_and_moves_no_stock() {
+    let payload = json!({"sku": "A", "price_cents": 990, "category": "garden"});
+    let decoded = decode(&envelope(
+        "inventory",
+        "Product",
+        "A",
+        "ProductUpdated",
+        payload,
+    ));
+    let Ok(ProjectedEvent::Product(event @ ProductEvent::ProductUpdated(_))) = decoded else {
+        panic!("unexpected {decoded:?}");
+    };
+    assert_eq!(event.stock_delta(), StockDelta::default());
+}
+
+#[test]
+fn every_payment_event_is_decoded_without_its_card_token() {
+    let requested = json!({"payment_id": "p-1", "order_id": "o-1", "customer_id": "c-1",
+        "amount_cents": 500, "card_token": "tok_ok", "attempt": 2});
+    let cases = [
+        ("PaymentAuthorizationRequested", requested.clone()),
+        ("PaymentAuthorizationRetried", requested),
+        (
+            "PaymentAuthorized",
+            json!({"payment_id": "p-1", "order_id": "o-1",
+            "amount_cents": 500, "provider_ref": "ref-1"}),
+        ),
+        (
+            "PaymentDeclined",
+            json!({"payment_id": "p-1", "order_id": "o-1", "reason": "no"}),
+        ),
+        (
+            "PaymentCaptured",
+            json!({"payment_id": "p-1", "order_id": "o-1", "amount_cents": 500}),
+        ),
+        (
+            "PaymentVoided",
+            json!({"payment_id": "p-1", "order_id": "o-1"}),
+        ),
+        (
+            "PaymentRefunded",
+            json!({"payment_id": "p-1", "order_id": "o-1",
+            "amount_cents": 500, "reason": "late"}),
+        ),
+        (
+            "LateApprovalVoided",
+            json!({"payment_id": "p-1", "provider_ref": "ref-1"}),
+        ),
+    ];
+    for (event_type, payload) in cases {
+        let decoded = decode(&envelope("payment", "Payment", "p-1", event_type, payload));
+        assert!(
+            matches!(&decoded, Ok(ProjectedEvent::Payment(e)) if e.payment_id() == "p-1"),
+            "{event_type}: {decoded:?}"
+        );
+    }
+}
+
+#[test]
+fn every_notification_event_is_decoded_and_a_bad_attempt_is_malformed() {
+    let cases = [
+        (
+            "NotificationRequested",
+            json!({"notification_id": "n-1", "customer_id": "c-1",
+            "channel": "email", "template": "order_confirmed", "data": {"order_id": "o-1"}}),
+        ),
+        (
+            "NotificationSent",
+            json!({"notification_id": "n-1", "channel": "sms",
+            "delivered_at": "2026-01-01T10:00:00Z"}),
+        ),
+        (
+            "NotificationFailed",
+            json!({"notification_id": "n-1", "channel": "sms",
+            "attempt": 1, "reason": "smtp down"}),
+        ),
+        (
+            "NotificationAbandoned",
+            json!({"notification_id": "n-1", "attempts": 5}),
+        ),
+    ];
+    for (event_type, payload) in cases {
+        let decoded = decode(&envelope(
+            "notification",
+            "Notification",
+            "n-1",
+            event_type,
+            payload,
+        ));
+        assert!(
+            matches!(&decoded, Ok(ProjectedEvent::Notification(e)) if e.notification_id() == "n-1"),
+            "{event_type}: {decoded:?}"
+        );
+    }
+    let bad = json!({"notification_id": "n-1", "attempts": -1});
+    let decoded = decode(&envelope(
+        "notification",
+        "Notification",
+        "n-1",
+        "NotificationAbandoned",
+        bad,
+    ));
+    assert!(
+        matches!(decoded, Err(DecodeError::Payload { .. })),
+        "{decoded:?}"
+    );
+}

@@ -32,14 +32,15 @@ pub fn specs() -> Result<Vec<IndexSpec>, serde_json::Error> {
     Ok(serde_json::from_str::<IndexFile>(SPEC)?.indexes)
 }
 
-/// Creates the spec file's indexes of `version` of `view` (its collection
-/// `<view>_v<version>`).
+/// Creates the spec file's indexes of `version` of the collection `collection` (a
+/// view's, or its memo's: `<collection>_v<version>`).
 pub async fn ensure_for(
     db: &Database,
-    view: &str,
+    collection: &str,
     version: u32,
 ) -> Result<(), mongodb::error::Error> {
     let specs = specs().map_err(|err| mongodb::error::Error::custom(err.to_string()))?;
+    let view = collection;
     for spec in specs.into_iter().filter(|spec| spec.collection == view) {
         let model = IndexModel::builder()
             .keys(spec.keys)
@@ -58,13 +59,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_index_is_on_a_collection_of_a_view() {
+        let collections: Vec<&str> = crate::projector::View::ALL
+            .iter()
+            .flat_map(|view| view.collections().iter().copied())
+            .collect();
+        for spec in specs().expect("valid index spec") {
+            assert!(collections.contains(&spec.collection.as_str()), "{spec:?}");
+        }
+    }
+
+    #[test]
     fn the_spec_file_keeps_compound_key_order() {
         let specs = specs().expect("valid index spec");
         let orders = specs
             .iter()
-            .find(|spec| spec.collection == "order_details")
-            .expect("an order_details index");
+            .find(|spec| spec.name == "customer_status_placed_at")
+            .expect("an order_history index");
         let keys: Vec<&String> = orders.keys.keys().collect();
-        assert_eq!(keys, ["customer_id", "placed_at"]);
+        assert_eq!(keys, ["customer_id", "status", "placed_at"]);
     }
 }

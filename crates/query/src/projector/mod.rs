@@ -1,18 +1,34 @@
 //! The projector: keeps every read model of this service current with the platform's
 //! projection runtime ([`platform::projection`]).
 //!
-//! Each [`projections::View`] is a runner of its own, with checkpoints per source
-//! service (in [`book::MongoBook`]). Runners read the services' feeds in commit order;
-//! the `query.projections` queue (bound to `inventory.#`, `order.#` and `user.#` on the
-//! `events` exchange) only wakes them, so a lost or repeated broker message changes
-//! nothing. An undecodable message is dead-lettered to `query.projections.dlq`.
+//! Each [`View`] is a runner of its own, with checkpoints per source service (in
+//! [`book::MongoBook`]). Runners read the services' feeds in commit order; the
+//! `query.projections` queue (bound to `inventory.#`, `order.#`, `user.#`, `payment.#`
+//! and `notification.#` on the `events` exchange) only wakes them, so a lost or repeated
+//! broker message changes nothing. An undecodable message is dead-lettered to
+//! `query.projections.dlq`.
+//!
+//! Modules: [`events`] and [`payloads`] (decoding), [`view`] (the views, their feeds and
+//! stores), [`projections`] (dispatch to the views), [`guard`] (idempotence of views that
+//! add up many aggregates); the views: [`mongo`] (per-aggregate documents), [`categories`],
+//! [`users`], [`activity`], [`payments`], [`notifications`], [`redis`] (stock hashes),
+//! [`redis_orders`]; [`book`] (checkpoints, versions, parked events), [`indexes`].
 
+pub mod activity;
 pub mod book;
+pub mod categories;
 pub mod events;
+pub mod guard;
 pub mod indexes;
 pub mod mongo;
+pub mod notifications;
+pub mod payloads;
+pub mod payments;
 pub mod projections;
 pub mod redis;
+pub mod redis_orders;
+pub mod users;
+pub mod view;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,13 +38,20 @@ use platform::consumer::{QueueConsumer, Subscription};
 use platform::projection::{Feeds, ProjectionSet, Runner, RunnerSettings, Wakeups};
 
 pub use book::MongoBook;
-pub use projections::{Outcome, ProjectionError, Projections, View, ViewProjection};
+pub use projections::{Outcome, ProjectionError, Projections, ViewProjection};
+pub use view::View;
 
 use crate::store::ReadStore;
 
 /// The queue of this projector, and the routing keys it takes from `events`.
 pub const QUEUE: &str = "query.projections";
-const BINDINGS: [&str; 3] = ["inventory.#", "order.#", "user.#"];
+const BINDINGS: [&str; 5] = [
+    "inventory.#",
+    "order.#",
+    "user.#",
+    "payment.#",
+    "notification.#",
+];
 
 /// Whether the projector currently holds a consuming broker session (for `/health`).
 #[derive(Clone, Debug, Default)]
@@ -60,11 +83,13 @@ pub fn projection_set(store: &ReadStore, feeds: &Feeds, settings: RunnerSettings
         })
 }
 
-/// Creates the indexes of the current version of every MongoDB view.
+/// Creates the indexes of the current version of every MongoDB collection of a view.
 pub async fn ensure_indexes(store: &ReadStore) -> Result<(), mongodb::error::Error> {
-    for view in View::ALL.into_iter().filter(|v| *v != View::StockLevels) {
+    for view in View::ALL {
         let version = store.current_version(view.name()).await?;
-        indexes::ensure_for(&store.db, view.name(), version).await?;
+        for collection in view.collections() {
+            indexes::ensure_for(&store.db, collection, version).await?;
+        }
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! The MongoDB projections `product_list`, `order_details` and `user_profile`, each
-//! written into the collection of one version of the view.
+//! The MongoDB views with one document per aggregate: `product_list` and the
+//! `stock_levels` mirror (per sku), `order_details` and `order_history` (per order), and
+//! `user_profile` (per user), each written into the collection of one version of the
+//! view.
 //!
 //! Every document carries `version`, the sequence of the last event of its aggregate
 //! applied to it. Each write is filtered on `version < sequence`, which makes it
@@ -35,19 +37,45 @@ fn product_update(envelope: &EventEnvelope, event: &ProductEvent) -> Document {
         "version": envelope.sequence,
         "updated_at": occurred_at(envelope),
     };
-    if let ProductEvent::ProductAdded(added) = event {
-        set.insert("name", &added.name);
-        set.insert("category", &added.category);
-        set.insert("price_cents", added.price_cents);
-        let zero = doc! {"available": 0_i64, "reserved": 0_i64, "sold": 0_i64};
-        return doc! {"$set": set, "$setOnInsert": zero};
+    match event {
+        ProductEvent::ProductAdded(added) => {
+            set.insert("name", &added.name);
+            set.insert("category", &added.category);
+            set.insert("price_cents", added.price_cents);
+        }
+        ProductEvent::ProductUpdated(updated) => {
+            set.insert("category", &updated.category);
+            set.insert("price_cents", updated.price_cents);
+        }
+        _ => {}
     }
-    let delta = event.stock_delta();
-    let inc = doc! {"available": delta.available, "reserved": delta.reserved, "sold": delta.sold};
-    doc! {"$set": set, "$inc": inc}
+    doc! {"$set": set, "$inc": stock_inc(event)}
 }
 
-/// Applies an order event to `order_details`. Only `OrderPlaced` creates the document:
+/// The counters' moves; zeros still create the fields, so a new product reads "0".
+fn stock_inc(event: &ProductEvent) -> Document {
+    let delta = event.stock_delta();
+    doc! {"available": delta.available, "reserved": delta.reserved, "sold": delta.sold}
+}
+
+/// Applies a product event to the MongoDB mirror of `stock_levels`: the same counters
+/// as the Redis hash, per sku, for queries Redis cannot answer (the lowest stocks).
+pub async fn apply_stock_mirror(
+    collection: &Collection<Document>,
+    envelope: &EventEnvelope,
+    event: &ProductEvent,
+) -> Result<Outcome, mongodb::error::Error> {
+    let set = doc! {
+        "sku": event.sku(),
+        "version": envelope.sequence,
+        "updated_at": occurred_at(envelope),
+    };
+    let update = doc! {"$set": set, "$inc": stock_inc(event)};
+    versioned_write(collection, envelope, update, true).await
+}
+
+/// Applies an order event to `order_details` or `order_history` (the same document,
+/// read by id or by customer). Only `OrderPlaced` creates the document:
 /// a status change for an order never placed has nothing meaningful to update.
 pub async fn apply_order(
     collection: &Collection<Document>,
@@ -92,7 +120,7 @@ fn registered_fields(envelope: &EventEnvelope, registered: &UserRegistered) -> D
 
 /// `$set`s `set` plus `version` and `updated_at`; a write that may not create the
 /// document and matches nothing is checked for a missing document.
-async fn set_versioned(
+pub(crate) async fn set_versioned(
     collection: &Collection<Document>,
     envelope: &EventEnvelope,
     mut set: Document,
@@ -148,7 +176,7 @@ async fn warn_if_missing(
     Ok(())
 }
 
-async fn versioned_write(
+pub(crate) async fn versioned_write(
     collection: &Collection<Document>,
     envelope: &EventEnvelope,
     update: Document,

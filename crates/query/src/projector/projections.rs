@@ -1,18 +1,22 @@
 //! The query service's read models as projections of the platform runtime: each
 //! [`View`] is one [`platform::projection::Projection`] with its own checkpoints and
-//! versions. [`Projections`] holds the stores and applies an event to one view (or, for
-//! tests, to all of them).
+//! versions. [`Projections`] holds the stores, decodes an event and hands it to the
+//! views that take it (to one, for a runner; to all, for tests).
 
 use mongodb::bson::Document;
 use platform::envelope::EventEnvelope;
 use platform::feed::FeedEvent;
 use platform::projection::{ApplyError, Projection};
+use platform::store::Cursor;
 
-use super::events::{decode, DecodeError, ProjectedEvent};
-use super::indexes;
-use super::mongo;
+use super::events::{
+    decode, DecodeError, NotificationEvent, OrderEvent, ProductEvent, ProjectedEvent, UserEvent,
+};
+use super::guard::{either, Applying};
 use super::redis::StockLevels;
-use crate::store::{ReadStore, ORDER_DETAILS, PRODUCT_LIST, STOCK_LEVELS, USER_PROFILE};
+use super::view::View;
+use super::{activity, categories, indexes, mongo, notifications, payments, redis_orders, users};
+use crate::store::{ReadStore, PRODUCT_LIST, STOCK_LEVELS, USER_PROFILE};
 
 /// What an event did to one view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,41 +53,6 @@ impl From<ProjectionError> for ApplyError {
     }
 }
 
-/// The read models of this service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    ProductList,
-    StockLevels,
-    OrderDetails,
-    UserProfile,
-}
-
-impl View {
-    pub const ALL: [View; 4] = [
-        View::ProductList,
-        View::StockLevels,
-        View::OrderDetails,
-        View::UserProfile,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            View::ProductList => PRODUCT_LIST,
-            View::StockLevels => STOCK_LEVELS,
-            View::OrderDetails => ORDER_DETAILS,
-            View::UserProfile => USER_PROFILE,
-        }
-    }
-
-    pub fn sources(self) -> &'static [&'static str] {
-        match self {
-            View::ProductList | View::StockLevels => &["inventory"],
-            View::OrderDetails => &["order"],
-            View::UserProfile => &["user"],
-        }
-    }
-}
-
 /// The stores the views live in.
 #[derive(Clone)]
 pub struct Projections {
@@ -100,69 +69,189 @@ impl Projections {
     }
 
     /// Applies `envelope` to `version` of every view it concerns; for tests and tools.
+    /// Its `global_position` stands for its place in its feed, so the events of one
+    /// source must be applied in that order (as a runner applies a feed).
     pub async fn apply(
         &self,
         version: u32,
         envelope: &EventEnvelope,
     ) -> Result<Vec<Outcome>, ProjectionError> {
+        let cursor = Cursor {
+            tx_id: 0,
+            position: envelope.global_position,
+        };
         let mut outcomes = Vec::new();
         for view in View::ALL {
             if view.sources().contains(&envelope.service.as_str()) {
-                outcomes.extend(self.apply_view(view, version, envelope).await?);
+                outcomes.extend(self.apply_view(view, version, envelope, cursor).await?);
             }
         }
         Ok(outcomes)
     }
 
-    /// Applies `envelope` to `version` of `view`; `None` when the view takes no such
-    /// event.
+    /// Applies `envelope`, found at `cursor` in its feed, to `version` of `view`;
+    /// `None` when the view takes no such event.
     pub async fn apply_view(
         &self,
         view: View,
         version: u32,
         envelope: &EventEnvelope,
+        cursor: Cursor,
     ) -> Result<Option<Outcome>, ProjectionError> {
-        let store = &self.store;
-        let outcome = match (view, decode(envelope)?) {
-            (View::ProductList, ProjectedEvent::Product(event)) => {
-                let products = store.collection::<Document>(PRODUCT_LIST, version);
-                mongo::apply_product(&products, envelope, &event).await?
+        let event = Applying {
+            store: &self.store,
+            version,
+            envelope,
+            cursor,
+        };
+        match decode(envelope)? {
+            ProjectedEvent::Product(product) => self.product_view(view, &event, &product).await,
+            ProjectedEvent::Order(order) => self.order_view(view, &event, &order).await,
+            ProjectedEvent::User(user) => user_view(view, &event, &user).await,
+            ProjectedEvent::Payment(payment) => match view {
+                View::PaymentInfo => Ok(Some(payments::apply(&event, &payment).await?)),
+                _ => Ok(None),
+            },
+            ProjectedEvent::Notification(sent) => notification_view(view, &event, &sent).await,
+            ProjectedEvent::Ignored => Ok(None),
+        }
+    }
+
+    async fn product_view(
+        &self,
+        view: View,
+        event: &Applying<'_>,
+        product: &ProductEvent,
+    ) -> Result<Option<Outcome>, ProjectionError> {
+        let outcome = match view {
+            View::ProductList => {
+                let products = event.collection(PRODUCT_LIST);
+                mongo::apply_product(&products, event.envelope, product).await?
             }
-            (View::StockLevels, ProjectedEvent::Product(event)) => {
-                let key = store.stock_key(version, event.sku());
-                let redis = &store.redis;
-                self.stock_levels
-                    .apply(redis, &key, envelope, &event)
-                    .await?
-            }
-            (View::OrderDetails, ProjectedEvent::Order(event)) => {
-                let orders = store.collection::<Document>(ORDER_DETAILS, version);
-                mongo::apply_order(&orders, envelope, &event).await?
-            }
-            (View::UserProfile, ProjectedEvent::User(event)) => {
-                let users = store.collection::<Document>(USER_PROFILE, version);
-                mongo::apply_user(&users, envelope, &event).await?
-            }
+            View::StockLevels => self.stock(event, product).await?,
+            View::CategoryTree => categories::apply(event, product).await?,
             _ => return Ok(None),
         };
         Ok(Some(outcome))
     }
 
-    /// Removes `version` of `view`; a version newer than the current one is about to
-    /// be rebuilt, so its indexes are created at once, before its first document.
+    /// The Redis hash, then its MongoDB mirror: each versioned by the product's
+    /// sequence, so a crash between the two is mended by the page applied again.
+    async fn stock(
+        &self,
+        event: &Applying<'_>,
+        product: &ProductEvent,
+    ) -> Result<Outcome, ProjectionError> {
+        let key = self.store.stock_key(event.version, product.sku());
+        let redis = &self.store.redis;
+        let hash = self
+            .stock_levels
+            .apply(redis, &key, event.envelope, product)
+            .await?;
+        let mirror = event.collection(STOCK_LEVELS);
+        let document = mongo::apply_stock_mirror(&mirror, event.envelope, product).await?;
+        Ok(either([hash, document]))
+    }
+
+    async fn order_view(
+        &self,
+        view: View,
+        event: &Applying<'_>,
+        order: &OrderEvent,
+    ) -> Result<Option<Outcome>, ProjectionError> {
+        let (store, version, envelope) = (&self.store, event.version, event.envelope);
+        let order_id = order.order_id();
+        let outcome = match view {
+            View::OrderDetails | View::OrderHistory => {
+                let orders = event.collection(view.name());
+                mongo::apply_order(&orders, envelope, order).await?
+            }
+            View::OrderStatus => {
+                let key = store.order_status_key(version, order_id);
+                redis_orders::apply_status(&store.redis, &key, envelope, order).await?
+            }
+            View::BestSellers => {
+                let keys = (
+                    store.best_sellers_key(version),
+                    store.best_sellers_order_key(version, order_id),
+                );
+                redis_orders::apply_best_sellers(&store.redis, (&keys.0, &keys.1), envelope, order)
+                    .await?
+            }
+            View::RecentOrders => return self.recent(event, order).await,
+            View::UserSummary => users::apply_order(event, order).await?,
+            View::UserActivity => activity::apply_order(event, order).await?,
+            _ => return Ok(None),
+        };
+        Ok(Some(outcome))
+    }
+
+    async fn recent(
+        &self,
+        event: &Applying<'_>,
+        order: &OrderEvent,
+    ) -> Result<Option<Outcome>, ProjectionError> {
+        let OrderEvent::OrderPlaced(placed) = order else {
+            return Ok(None);
+        };
+        let key = self
+            .store
+            .recent_orders_key(event.version, &placed.customer_id);
+        let redis = &self.store.redis;
+        Ok(redis_orders::apply_recent(redis, &key, event.envelope, order).await?)
+    }
+
+    /// Removes `version` of `view`: its collections and its Redis keys. A version newer
+    /// than the current one is about to be rebuilt, so its indexes are created at once,
+    /// before its first document.
     pub async fn reset_view(&self, view: View, version: u32) -> Result<(), ProjectionError> {
-        if view == View::StockLevels {
-            let pattern = self.store.stock_pattern(version);
+        if view.in_redis() {
+            let pattern = self.store.view_pattern(version, view.name());
             super::redis::delete_matching(&self.store.redis, &pattern).await?;
-            return Ok(());
         }
-        let collection = self.store.collection::<Document>(view.name(), version);
-        collection.drop().await?;
-        if version > self.store.current_version(view.name()).await? {
-            indexes::ensure_for(&self.store.db, view.name(), version).await?;
+        let rebuilding = version > self.store.current_version(view.name()).await?;
+        for name in view.collections() {
+            self.store
+                .collection::<Document>(name, version)
+                .drop()
+                .await?;
+            if rebuilding {
+                indexes::ensure_for(&self.store.db, name, version).await?;
+            }
         }
         Ok(())
     }
+}
+
+async fn user_view(
+    view: View,
+    event: &Applying<'_>,
+    user: &UserEvent,
+) -> Result<Option<Outcome>, ProjectionError> {
+    let outcome = match view {
+        View::UserProfile => {
+            let users = event.collection(USER_PROFILE);
+            mongo::apply_user(&users, event.envelope, user).await?
+        }
+        View::UserSummary => users::apply_user(event, user).await?,
+        View::UserActivity => activity::apply_user(event, user).await?,
+        _ => return Ok(None),
+    };
+    Ok(Some(outcome))
+}
+
+async fn notification_view(
+    view: View,
+    event: &Applying<'_>,
+    notification: &NotificationEvent,
+) -> Result<Option<Outcome>, ProjectionError> {
+    let outcome = match view {
+        View::DeliveryStatus => notifications::apply_delivery(event, notification).await?,
+        View::TemplateUsage => notifications::TEMPLATES.apply(event, notification).await?,
+        View::ChannelPerformance => notifications::CHANNELS.apply(event, notification).await?,
+        _ => return Ok(None),
+    };
+    Ok(Some(outcome))
 }
 
 /// One view, as a projection of the runtime.
@@ -184,7 +273,7 @@ impl Projection for ViewProjection {
     async fn apply(&self, version: u32, event: &FeedEvent) -> Result<(), ApplyError> {
         let outcome = self
             .projections
-            .apply_view(self.view, version, &event.event)
+            .apply_view(self.view, version, &event.event, event.cursor)
             .await?;
         if outcome == Some(Outcome::AlreadyApplied) {
             tracing::debug!(view = self.view.name(), event_id = %event.event.event_id,
