@@ -1,17 +1,23 @@
 //! The fixture of the query integration tests: a fresh MongoDB database and Redis key
-//! prefix per test, crafted envelopes, and the API served on loopback.
+//! prefix per test, crafted envelopes, snapshots of every view, and the API served on
+//! loopback. Each test binary uses part of it.
+#![allow(dead_code)]
 
-use std::sync::atomic::{AtomicI64, Ordering};
+mod events;
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use platform::envelope::EventEnvelope;
-use query::projector::Outcome;
+use query::projector::{Outcome, View};
 use query::{app, ApiState, BrokerStatus, Projections, ReadStore, Settings};
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
-static GLOBAL_POSITION: AtomicI64 = AtomicI64::new(1);
+// Some test binaries build no event of their own.
+#[allow(unused_imports)]
+pub use events::*;
 
 pub struct Fixture {
     pub store: ReadStore,
@@ -36,10 +42,107 @@ impl Fixture {
     }
 
     pub async fn apply(&self, envelope: &EventEnvelope) -> Vec<Outcome> {
+        self.apply_to(1, envelope).await
+    }
+
+    /// Applies `envelope` to `version` of every view that takes it.
+    pub async fn apply_to(&self, version: u32, envelope: &EventEnvelope) -> Vec<Outcome> {
         self.projections
-            .apply(1, envelope)
+            .apply(version, envelope)
             .await
             .expect("event applied")
+    }
+
+    /// Applies each event in turn to version 1.
+    pub async fn apply_all(&self, events: &[EventEnvelope]) {
+        for event in events {
+            self.apply(event).await;
+        }
+    }
+
+    /// Every document of `version` of `collection`, by `_id`.
+    pub async fn documents(&self, collection: &str, version: u32) -> Vec<Document> {
+        self.store
+            .db
+            .collection::<Document>(&format!("{collection}_v{version}"))
+            .find(doc! {})
+            .sort(doc! {"_id": 1})
+            .await
+            .expect("MongoDB answers")
+            .try_collect()
+            .await
+            .expect("documents read")
+    }
+
+    /// Everything `version` of every view holds, MongoDB collections and Redis keys
+    /// alike, keyed without the version: two versions built from the same events in
+    /// different ways compare equal.
+    pub async fn snapshot(&self, version: u32) -> BTreeMap<String, Vec<String>> {
+        let mut all = BTreeMap::new();
+        for view in View::ALL {
+            for collection in view.collections() {
+                let documents = self.documents(collection, version).await;
+                let shown = documents.iter().map(canonical).collect();
+                all.insert((*collection).to_string(), shown);
+            }
+        }
+        let prefix = format!("{}v{version}:", self.key_prefix);
+        for key in self.redis_keys(&format!("{prefix}*")).await {
+            let name = key.trim_start_matches(&prefix).to_string();
+            all.insert(name, self.redis_value(&key).await);
+        }
+        all
+    }
+
+    async fn redis_keys(&self, pattern: &str) -> Vec<String> {
+        let mut redis = self.store.redis.clone();
+        redis::cmd("KEYS")
+            .arg(pattern)
+            .query_async(&mut redis)
+            .await
+            .expect("Redis answers")
+    }
+
+    /// A hash's fields or a sorted set's members, as sorted text.
+    async fn redis_value(&self, key: &str) -> Vec<String> {
+        let mut redis = self.store.redis.clone();
+        let kind: String = redis::cmd("TYPE")
+            .arg(key)
+            .query_async(&mut redis)
+            .await
+            .expect("Redis answers");
+        let command = if kind == "zset" {
+            redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .clone()
+        } else {
+            redis::cmd("HGETALL").arg(key).clone()
+        };
+        let mut values: Vec<String> = command
+            .query_async(&mut redis)
+            .await
+            .expect("Redis answers");
+        if kind != "zset" {
+            values = values.chunks(2).map(|pair| pair.join("=")).collect();
+            values.sort();
+        }
+        values
+    }
+
+    /// The members of a sorted set of version 1, highest score first, with scores.
+    pub async fn ranking(&self, key: &str) -> Vec<(String, i64)> {
+        let mut redis = self.store.redis.clone();
+        redis::cmd("ZREVRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(&mut redis)
+            .await
+            .expect("Redis answers")
     }
 
     pub async fn document(&self, collection: &str, id: &str) -> Document {
@@ -96,61 +199,46 @@ impl Fixture {
     }
 }
 
-pub fn envelope(
-    service: &str,
-    aggregate: &str,
-    id: &str,
-    sequence: i64,
-    event_type: &str,
-    payload: Value,
-) -> EventEnvelope {
-    EventEnvelope {
-        event_id: Uuid::new_v4(),
-        service: service.to_string(),
-        aggregate_type: aggregate.to_string(),
-        aggregate_id: id.to_string(),
-        sequence,
-        global_position: GLOBAL_POSITION.fetch_add(1, Ordering::Relaxed),
-        event_type: event_type.to_string(),
-        event_version: "1".to_string(),
-        occurred_at: Utc::now(),
-        correlation_id: Some("test-correlation".to_string()),
-        causation_id: None,
-        payload,
+/// A document as text whose field order does not matter (BSON keeps insertion order,
+/// which depends on which write created the document).
+fn canonical(document: &Document) -> String {
+    let sorted: BTreeMap<&String, String> = document
+        .iter()
+        .map(|(key, value)| match value {
+            mongodb::bson::Bson::Document(inner) => (key, canonical(inner)),
+            other => (key, other.to_string()),
+        })
+        .collect();
+    format!("{sorted:?}")
+}
+
+/// `GET base+path`: status and JSON body.
+pub async fn get(base: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::get(format!("{base}{path}"))
+        .await
+        .expect("HTTP answer");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Two snapshots are equal; on failure, names the keys that differ and the first
+/// difference.
+pub fn assert_same(
+    left: &BTreeMap<String, Vec<String>>,
+    right: &BTreeMap<String, Vec<String>>,
+    what: &str,
+) {
+    let mut differing: Vec<&String> = left
+        .keys()
+        .chain(right.keys())
+        .filter(|key| left.get(*key) != right.get(*key))
+        .collect();
+    differing.dedup();
+    if let Some(first) = differing.first() {
+        panic!(
+            "{what}: {differing:?} differ; {first}: {:?} != {:?}",
+            left.get(*first),
+            right.get(*first)
+        );
     }
-}
-
-pub fn product_added(sku: &str, category: &str) -> EventEnvelope {
-    let payload = json!({"sku": sku, "name": format!("Product {sku}"), "category": category, "price_cents": 1250});
-    envelope("inventory", "Product", sku, 1, "ProductAdded", payload)
-}
-
-pub fn stock_event(sku: &str, sequence: i64, event_type: &str, quantity: u64) -> EventEnvelope {
-    let payload = json!({"sku": sku, "order_id": "o-1", "quantity": quantity});
-    envelope("inventory", "Product", sku, sequence, event_type, payload)
-}
-
-pub fn order_placed(order_id: &str) -> EventEnvelope {
-    let payload = json!({"order_id": order_id, "customer_id": "c-7", "total_cents": 2700,
-        "lines": [{"sku": "A-1", "quantity": 2, "unit_price_cents": 1250},
-                  {"sku": "B-2", "quantity": 1, "unit_price_cents": 200}]});
-    envelope("order", "Order", order_id, 1, "OrderPlaced", payload)
-}
-
-/// An `OrderPlaced` of `customer_id`, placed at `placed_at`.
-pub fn order_placed_at(
-    order_id: &str,
-    customer_id: &str,
-    placed_at: DateTime<Utc>,
-) -> EventEnvelope {
-    let payload = json!({"order_id": order_id, "customer_id": customer_id, "total_cents": 100,
-        "lines": [{"sku": "A-1", "quantity": 1, "unit_price_cents": 100}]});
-    let mut placed = envelope("order", "Order", order_id, 1, "OrderPlaced", payload);
-    placed.occurred_at = placed_at;
-    placed
-}
-
-/// An event of the user `User` aggregate `user_id`.
-pub fn user_event(user_id: &str, sequence: i64, event_type: &str, payload: Value) -> EventEnvelope {
-    envelope("user", "User", user_id, sequence, event_type, payload)
 }

@@ -1,0 +1,166 @@
+//! The order views against the real MongoDB and Redis: `order_history` (by customer,
+//! by status), and the Redis views `order_status`, `best_sellers` (confirmed orders
+//! only, a cancellation after confirmation taken back out) and `recent_orders` (the
+//! newest 20 per customer, whatever order they come in); their routes; idempotence.
+
+mod support;
+
+use chrono::{Duration, Utc};
+use platform::envelope::EventEnvelope;
+use serde_json::{json, Value};
+
+use support::{get, order_cancelled, order_confirmed, order_of, Fixture};
+
+/// An `OrderPlaced` placed `minutes` after a fixed start, so the newest is known.
+fn placed(
+    order_id: &str,
+    customer: &str,
+    lines: &[(&str, u64, i64)],
+    minutes: i64,
+) -> EventEnvelope {
+    let mut event = order_of(order_id, customer, lines);
+    event.occurred_at = Utc::now() - Duration::days(1) + Duration::minutes(minutes);
+    event
+}
+
+/// o1 and o4 confirmed and standing, o2 cancelled after its confirmation, o3 placed
+/// only, o5 cancelled before any confirmation.
+fn orders() -> Vec<EventEnvelope> {
+    vec![
+        placed("o1", "c1", &[("A", 3, 100), ("B", 1, 250)], 1),
+        placed("o2", "c2", &[("B", 2, 250)], 2),
+        order_confirmed("o1", 2),
+        placed("o3", "c1", &[("C", 5, 10)], 3),
+        order_confirmed("o2", 2),
+        placed("o4", "c1", &[("A", 1, 100)], 4),
+        order_cancelled("o2", 3, "refused at commit"),
+        order_confirmed("o4", 2),
+        placed("o5", "c2", &[("B", 4, 250)], 5),
+        order_cancelled("o5", 2, "payment declined"),
+    ]
+}
+
+fn ids(page: &Value, field: &str) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item[field].as_str().map(String::from))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_ranking_counts_standing_confirmed_orders_and_replays_change_nothing() {
+    let fx = Fixture::new().await;
+    let events = orders();
+    fx.apply_all(&events).await;
+    let ranking_key = fx.store.best_sellers_key(1);
+    assert_eq!(
+        fx.ranking(&ranking_key).await,
+        [("A".into(), 4), ("B".into(), 1)]
+    );
+
+    let before = fx.snapshot(1).await;
+    assert!(
+        before.contains_key("best_sellers:order:o3"),
+        "{:?}",
+        before.keys()
+    );
+    let o2 = &before["order_status:o2"];
+    for field in ["customer_id=c2", "status=cancelled", "version=3"] {
+        assert!(o2.contains(&field.to_string()), "{o2:?}");
+    }
+    fx.apply_all(&events).await;
+    support::assert_same(&fx.snapshot(1).await, &before, "applied twice");
+    fx.drop_all().await;
+}
+
+#[tokio::test]
+async fn recent_orders_keep_the_newest_twenty_whatever_order_they_come_in() {
+    let fx = Fixture::new().await;
+    // Applied in an order unrelated to when they were placed.
+    let shuffled: Vec<usize> = (0..25).map(|i| (i * 7) % 25).collect();
+    for i in &shuffled {
+        let id = format!("o{i:02}");
+        fx.apply(&placed(&id, "c9", &[("A", 1, 5)], *i as i64))
+            .await;
+    }
+    let base = fx.serve().await;
+    let (status, page) = get(&base, "/customers/c9/recent-orders").await;
+    assert_eq!(status, 200);
+    let expected: Vec<String> = (5..25).rev().map(|i| format!("o{i:02}")).collect();
+    assert_eq!(ids(&page, "order_id"), expected);
+    let (_, second) = get(&base, "/customers/c9/recent-orders?limit=2&offset=1").await;
+    assert_eq!(ids(&second, "order_id"), ["o23", "o22"]);
+    let (_, nobody) = get(&base, "/customers/nobody/recent-orders").await;
+    assert_eq!(nobody["items"], json!([]));
+    fx.drop_all().await;
+}
+
+#[tokio::test]
+async fn order_routes_serve_status_history_ranking_and_refuse_bad_parameters() {
+    let fx = Fixture::new().await;
+    let events = orders();
+    fx.apply_all(&events).await;
+    let base = fx.serve().await;
+
+    let (status, o2) = get(&base, "/orders/o2/status").await;
+    assert_eq!(status, 200);
+    let updated_at = events[6].occurred_at.timestamp_millis();
+    assert_eq!(o2["status"], "cancelled");
+    assert_eq!(o2["customer_id"], "c2");
+    let served = chrono::DateTime::parse_from_rfc3339(o2["updated_at"].as_str().unwrap_or(""))
+        .map(|t| t.timestamp_millis());
+    assert_eq!(served, Ok(updated_at));
+
+    let (_, history) = get(&base, "/customers/c1/orders").await;
+    assert_eq!(ids(&history, "order_id"), ["o4", "o3", "o1"]);
+    let (_, confirmed) = get(
+        &base,
+        "/customers/c1/orders?status=confirmed&limit=1&offset=1",
+    )
+    .await;
+    assert_eq!(ids(&confirmed, "order_id"), ["o1"]);
+    assert_eq!(
+        confirmed["items"][0]["lines"][0]["sku"], "A",
+        "the route keeps its contract"
+    );
+
+    let (_, ranking) = get(&base, "/rankings/best-sellers").await;
+    let ranked: Vec<(u64, String, i64)> = ranking["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some((
+                r["rank"].as_u64()?,
+                r["sku"].as_str()?.into(),
+                r["units_sold"].as_i64()?,
+            ))
+        })
+        .collect();
+    assert_eq!(ranked, [(1, "A".into(), 4), (2, "B".into(), 1)]);
+    let (_, second) = get(&base, "/rankings/best-sellers?limit=1&offset=1").await;
+    assert_eq!(
+        (
+            second["items"][0]["rank"].clone(),
+            second["items"][0]["sku"].clone()
+        ),
+        (json!(2), json!("B"))
+    );
+
+    for (path, expected) in [
+        ("/orders/nope/status", 404),
+        ("/customers/c1/orders?status=lost", 400),
+        ("/rankings/best-sellers?limit=501", 400),
+        ("/customers/c1/recent-orders?offset=x", 400),
+    ] {
+        let (status, body) = get(&base, path).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        assert!(
+            body["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{path}"
+        );
+    }
+    fx.drop_all().await;
+}
