@@ -448,7 +448,10 @@ mod tests {
     fn a_feed_inserted_later_is_seen_by_every_clone() {
         let feeds = Feeds::new([("order", "http://127.0.0.1:1")]);
         let runner_copy = feeds.clone();
-        assert!(matches!(runner_copy.get("payment"), Err(RunError::NoFeed(_))));
+        assert!(matches!(
+            runner_copy.get("payment"),
+            Err(RunError::NoFeed(_))
+        ));
         feeds.insert("payment", "http://127.0.0.1:2");
         assert!(runner_copy.get("payment").is_ok());
         assert!(runner_copy.get("order").is_ok());
