@@ -12,3 +12,4 @@ mod replay;
 mod sagas;
 mod support;
 mod users;
+mod views;

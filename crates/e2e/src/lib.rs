@@ -55,6 +55,9 @@ pub struct TestStack {
     pub redis_key_prefix: String,
     /// Each started write-side service and the base URL of its feed (`GET /events`).
     pub feed_urls: Vec<(String, String)>,
+    /// The feeds the query service's runners read: a service started after it (payment,
+    /// by [`Self::start_saga`]) is added there too, so its views fill without a restart.
+    query_feeds: Option<platform::projection::Feeds>,
     client: CommandClient,
     http: reqwest::Client,
     shutdown: CancellationToken,
@@ -86,6 +89,7 @@ impl TestStack {
                 .build()?,
             tasks: Vec::new(),
             feed_urls: Vec::new(),
+            query_feeds: None,
             payment_database: None,
             saga_database: None,
             saga_url: String::new(),
@@ -109,8 +113,11 @@ impl TestStack {
 
     /// Records the feed of `service`, served on `port`.
     pub fn add_feed(&mut self, service: &str, port: u16) {
-        self.feed_urls
-            .push((service.to_string(), format!("http://127.0.0.1:{port}")));
+        let url = format!("http://127.0.0.1:{port}");
+        if let Some(feeds) = &self.query_feeds {
+            feeds.insert(service, &url);
+        }
+        self.feed_urls.push((service.to_string(), url));
     }
 
     /// The feeds as `FEED_URLS` spells them: `service=url,...`.
@@ -211,6 +218,7 @@ impl TestStack {
         })
         .await?;
         self.query_url = format!("http://127.0.0.1:{}", query.port());
+        self.query_feeds = Some(query.feeds());
         self.spawn(query.run_until(self.shutdown.clone().cancelled_owned()));
         // The projection queue must exist before the first event is published, or the
         // exchange drops it: wait until the query service reports healthy.
