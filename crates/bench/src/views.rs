@@ -1,0 +1,171 @@
+//! The query service's views, replayed one by one, each into its own throwaway
+//! MongoDB database and Redis key prefix: a [`query::ReadStore`] as the service
+//! connects it, [`query::projector::ViewProjection`] run by a [`Runner`] with
+//! [`MongoBook`] (the service's own projection set, view by view). What a view wrote
+//! is read back from its database and prefix: that says where it writes (MongoDB,
+//! Redis or both) and gives the templates of the bulk write that follows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Document};
+use platform::projection::{Feeds, Runner};
+use query::projector::{ensure_indexes, MongoBook, Projections, View, ViewProjection};
+use query::store::{CHECKPOINTS, PARKED, VERSIONS};
+use query::ReadStore;
+
+use crate::bulk::{self, KeyTemplate};
+use crate::progress::{self, interruptible};
+use crate::report::{Backend, Measurement};
+use crate::{BenchError, Options};
+
+/// Where one view's replay wrote.
+#[derive(Debug, Clone)]
+struct Written {
+    /// `(collection, its documents)`, bookkeeping left out.
+    collections: Vec<(String, Vec<Document>)>,
+    keys: Vec<KeyTemplate>,
+}
+
+impl Written {
+    fn backend(&self) -> Backend {
+        match (self.collections.is_empty(), self.keys.is_empty()) {
+            (false, true) => Backend::MongoDb,
+            (true, false) => Backend::Redis,
+            (false, false) => Backend::MongoDbAndRedis,
+            (true, true) => Backend::Nothing,
+        }
+    }
+}
+
+/// Replays every view, then bulk-writes as many documents or commands into the same
+/// servers; each view's database and keys are removed whatever happens.
+pub async fn measure(
+    options: &Options,
+    run_id: &str,
+    feeds: &Feeds,
+) -> Result<Vec<Measurement>, BenchError> {
+    let mut measured = Vec::new();
+    for view in View::ALL {
+        let names = Names::new(run_id, view);
+        let store = ReadStore::connect(&names.settings(options)?).await?;
+        let result = measure_view(options, &store, &names, feeds, view).await;
+        clean(store, &names).await;
+        measured.push(result?);
+    }
+    Ok(measured)
+}
+
+/// The throwaway database and Redis prefix of one view.
+struct Names {
+    database: String,
+    prefix: String,
+    bulk_prefix: String,
+}
+
+impl Names {
+    fn new(run_id: &str, view: View) -> Self {
+        Self {
+            database: format!("bench_{run_id}_{}", view.name()),
+            prefix: format!("bench:{run_id}:{}:", view.name()),
+            bulk_prefix: format!("bench:{run_id}:bulk:{}:", view.name()),
+        }
+    }
+
+    /// The query service's settings, pointed at this view's database and prefix.
+    fn settings(&self, options: &Options) -> Result<query::Settings, BenchError> {
+        let mut settings = query::Settings::from_env()?;
+        settings.mongodb_url = options.mongodb_url.clone();
+        settings.mongodb_database = self.database.clone();
+        settings.redis_url = options.redis_url.clone();
+        settings.redis_key_prefix = self.prefix.clone();
+        Ok(settings)
+    }
+}
+
+async fn measure_view(
+    options: &Options,
+    store: &ReadStore,
+    names: &Names,
+    feeds: &Feeds,
+    view: View,
+) -> Result<Measurement, BenchError> {
+    ensure_indexes(store).await?;
+    let projection = ViewProjection {
+        view,
+        projections: Projections::new(store.clone()),
+    };
+    let book = Arc::new(MongoBook::new(store.clone()));
+    let runner = Runner::new(projection, book, feeds.clone(), options.runner_settings());
+    let replay = progress::rebuild(&runner, view.name()).await?;
+    let written = written(store, &names.prefix).await?;
+    let target = bulk::Target {
+        count: replay.events,
+        batch: options.batch,
+    };
+    let bulk = interruptible(bulk_write(store, names, &written, target)).await?;
+    Ok(Measurement {
+        unit: view.name().to_string(),
+        backend: written.backend(),
+        events: replay.events,
+        replay: replay.elapsed,
+        bulk_writes: if bulk.is_zero() { 0 } else { replay.events },
+        bulk,
+    })
+}
+
+/// The plain write of as many documents (or commands) as the view replayed events,
+/// into whichever stores it wrote.
+async fn bulk_write(
+    store: &ReadStore,
+    names: &Names,
+    written: &Written,
+    target: bulk::Target,
+) -> Result<Duration, BenchError> {
+    let mut elapsed = Duration::ZERO;
+    if !written.collections.is_empty() {
+        elapsed += bulk::mongo(&store.db, &written.collections, target).await?;
+    }
+    if !written.keys.is_empty() {
+        let prefixes = (names.prefix.as_str(), names.bulk_prefix.as_str());
+        elapsed += bulk::redis(&store.redis, &written.keys, prefixes, target).await?;
+    }
+    Ok(elapsed)
+}
+
+/// What the view left in its database and under its prefix.
+async fn written(store: &ReadStore, prefix: &str) -> Result<Written, BenchError> {
+    let mut collections = Vec::new();
+    for name in store.db.list_collection_names().await? {
+        if [CHECKPOINTS, VERSIONS, PARKED].contains(&name.as_str()) {
+            continue;
+        }
+        let documents: Vec<Document> = store
+            .db
+            .collection::<Document>(&name)
+            .find(doc! {})
+            .await?
+            .try_collect()
+            .await?;
+        if !documents.is_empty() {
+            collections.push((name, documents));
+        }
+    }
+    let keys = bulk::key_templates(&store.redis, prefix).await?;
+    Ok(Written { collections, keys })
+}
+
+/// Drops the view's database and deletes its keys (the bulk ones too); failures are
+/// logged, so the next view still runs and the rest is still cleaned.
+async fn clean(store: ReadStore, names: &Names) {
+    if let Err(err) = store.db.drop().await {
+        tracing::warn!(database = %names.database, error = %err, "cannot drop database");
+    }
+    for pattern in [&names.prefix, &names.bulk_prefix].map(|p| format!("{p}*")) {
+        if let Err(err) = query::projector::redis::delete_matching(&store.redis, &pattern).await {
+            tracing::warn!(%pattern, error = %err, "cannot delete keys");
+        }
+    }
+    store.shutdown().await;
+}
