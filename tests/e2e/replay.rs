@@ -206,6 +206,7 @@ async fn every_projection_is_rebuilt_under_queries_and_equals_the_live_one() -> 
         .collect();
     let queries = tokio::spawn(query_loop(stack.clone(), urls, stop.clone()));
     let args = ReplayArgs {
+        api_key: None,
         projections: Vec::new(),
         urls: vec![stack.query_url.clone()],
         timeout_secs: 60,
@@ -314,6 +315,7 @@ async fn the_star_schema_is_rebuilt_under_queries_and_equals_the_live_one() -> a
         .collect();
     let queries = tokio::spawn(query_loop(stack.clone(), urls, stop.clone()));
     let args = ReplayArgs {
+        api_key: None,
         projections: vec!["olap".into()],
         urls: vec![stack.analytics_url.clone()],
         timeout_secs: 60,

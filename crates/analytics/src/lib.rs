@@ -138,13 +138,20 @@ impl Application {
         let refresher = Refresher::new(pool, self.warehouse.changed(), self.settings.refresh);
         let amqp_url = self.settings.broker.amqp_url;
         let projections = self.projections;
-        serve_until(self.listener, router, shutdown, |stop| async move {
-            tokio::join!(
-                projections.run(stop.clone()),
-                wakeups.run(amqp_url, stop.clone().cancelled_owned()),
-                refresher.run(stop),
-            );
-        })
+        let access = self.settings.access;
+        serve_until(
+            self.listener,
+            router,
+            &access,
+            shutdown,
+            |stop| async move {
+                tokio::join!(
+                    projections.run(stop.clone()),
+                    wakeups.run(amqp_url, stop.clone().cancelled_owned()),
+                    refresher.run(stop),
+                );
+            },
+        )
         .await
     }
 }

@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use platform::access::AccessSettings;
 use platform::config::{
     duration_ms_env, env_or, parse_env, redact_url, BrokerSettings, ConfigError,
 };
@@ -35,6 +36,8 @@ pub struct Settings {
     pub runner: RunnerSettings,
     /// How often the cubes are refreshed, when facts changed since the last refresh.
     pub refresh: Duration,
+    /// `API_KEYS`, the rate limit, and `API_KEY` (what the feeds are read with).
+    pub access: AccessSettings,
 }
 
 impl Settings {
@@ -54,6 +57,7 @@ impl Settings {
                 ..RunnerSettings::default()
             },
             refresh: duration_ms_env("ANALYTICS_REFRESH_MS", Duration::from_secs(1))?,
+            access: AccessSettings::from_env()?,
         };
         settings.feeds()?;
         Ok(settings)
@@ -70,9 +74,8 @@ impl Settings {
         if !missing.is_empty() {
             return Err(feed_error(format!("no feed for {}", missing.join(", "))));
         }
-        Ok(Feeds::new(
-            pairs.iter().map(|(s, u)| (s.as_str(), u.as_str())),
-        ))
+        let feeds = Feeds::new(pairs.iter().map(|(s, u)| (s.as_str(), u.as_str())));
+        Ok(feeds.with_api_key(self.access.outgoing_key.as_deref()))
     }
 }
 
@@ -107,6 +110,7 @@ impl std::fmt::Debug for Settings {
             .field("feed_urls", &self.feed_urls)
             .field("runner", &self.runner)
             .field("refresh", &self.refresh)
+            .field("access", &self.access)
             .finish()
     }
 }
@@ -124,6 +128,7 @@ mod tests {
             feed_urls: feed_urls.into(),
             runner: RunnerSettings::default(),
             refresh: Duration::from_secs(1),
+            access: AccessSettings::default(),
         }
     }
 

@@ -69,6 +69,7 @@ pub struct Application {
     router: Router,
     requests: RequestForwarder,
     webhooks: WebhookForwarder,
+    access: platform::access::AccessSettings,
 }
 
 /// Creates the NATS client (which reaches the server in the background) and binds the
@@ -91,6 +92,7 @@ pub async fn build(settings: Settings) -> Result<Application, BridgeError> {
             to_nats,
         ),
         webhooks: WebhookForwarder::new(client, settings.nats, amqp_url, to_rabbitmq),
+        access: settings.access,
     })
 }
 
@@ -130,11 +132,18 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), BridgeError> {
         let (requests, webhooks) = (self.requests, self.webhooks);
-        platform::service::serve_until(self.listener, self.router, shutdown, |token| async move {
-            let requests_run = requests.run(token.clone().cancelled_owned());
-            let webhooks_run = webhooks.run(token.cancelled_owned());
-            tokio::join!(requests_run, webhooks_run);
-        })
+        let access = self.access;
+        platform::service::serve_until(
+            self.listener,
+            self.router,
+            &access,
+            shutdown,
+            |token| async move {
+                let requests_run = requests.run(token.clone().cancelled_owned());
+                let webhooks_run = webhooks.run(token.cancelled_owned());
+                tokio::join!(requests_run, webhooks_run);
+            },
+        )
         .await
         .map_err(BridgeError::Serve)
     }

@@ -5,7 +5,7 @@ use anyhow::Context;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     platform::telemetry::init_tracing(bridge::SERVICE);
-    let settings = bridge::Settings::from_env();
+    let settings = bridge::Settings::from_env()?;
     tracing::info!(?settings, "starting NATS bridge");
     let application = bridge::build(settings)
         .await

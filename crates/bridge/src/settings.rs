@@ -1,6 +1,7 @@
 //! The bridge's settings, from environment variables with local defaults.
 
-use platform::config::{env_or, BrokerSettings};
+use platform::access::AccessSettings;
+use platform::config::{env_or, BrokerSettings, ConfigError};
 use platform::nats::NatsSettings;
 
 /// The routing keys forwarded to NATS when `BRIDGE_TO_NATS_KEYS` is unset.
@@ -18,16 +19,19 @@ pub struct Settings {
     pub nats: NatsSettings,
     /// `AMQP_URL`.
     pub broker: BrokerSettings,
+    /// `API_KEYS` and the rate limit of the HTTP API.
+    pub access: AccessSettings,
 }
 
 impl Settings {
-    pub fn from_env() -> Self {
-        Self {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
             http_addr: env_or("HTTP_ADDR", "127.0.0.1:8087"),
             to_nats_keys: split_keys(&env_or("BRIDGE_TO_NATS_KEYS", DEFAULT_TO_NATS_KEYS)),
             nats: NatsSettings::from_env(),
             broker: BrokerSettings::from_env(),
-        }
+            access: AccessSettings::from_env()?,
+        })
     }
 }
 

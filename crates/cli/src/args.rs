@@ -68,6 +68,10 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "SECS", default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub timeout_secs: u64,
+
+    /// The API key presented to the services' HTTP APIs (when they require one).
+    #[arg(long, env = "API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +129,10 @@ pub struct DemoArgs {
         default_value = "http://127.0.0.1:8088"
     )]
     pub saga_url: String,
+
+    /// The API key presented to the services' HTTP APIs (when they require one).
+    #[arg(long, env = "API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 
     /// How long to wait for every order's saga to finish (a timed-out payment alone
     /// takes SAGA_PAYMENT_TIMEOUT_MS, 10 s by default).

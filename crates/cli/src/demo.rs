@@ -89,11 +89,25 @@ impl Demo {
             .place_orders(&plan::orders(run_id, args.orders))
             .await?;
         let saga_timeout = Duration::from_secs(args.saga_timeout_secs);
-        let ended = sagas::watch(&args.saga_url, &self.catalogue, &placed, saga_timeout).await?;
+        let ended = sagas::watch(
+            &args.saga_url,
+            args.api_key.as_deref(),
+            &self.catalogue,
+            &placed,
+            saga_timeout,
+        )
+        .await?;
         let validated = self.show_validation().await?;
         let expected = read_side::Expected::new(&self.catalogue, &ended);
         let timeout = Duration::from_secs(args.read_timeout_secs);
-        read_side::show(&args.query_url, &self.catalogue, &expected, timeout).await?;
+        read_side::show(
+            &args.query_url,
+            args.api_key.as_deref(),
+            &self.catalogue,
+            &expected,
+            timeout,
+        )
+        .await?;
         let failed = ended
             .iter()
             .filter(|(_, o)| matches!(o, Outcome::Failed { .. }))

@@ -41,6 +41,17 @@ impl Error {
 }
 
 /// Runs the parsed command line; returns the process exit status.
+/// An HTTP client for the services' APIs, presenting `api_key` when there is one.
+pub fn http_client(
+    api_key: Option<&str>,
+    timeout: std::time::Duration,
+) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .default_headers(platform::access::client_headers(api_key))
+        .build()
+}
+
 pub async fn run(cli: Cli) -> Result<u8, Error> {
     let amqp_url = cli.amqp_url();
     match &cli.command {

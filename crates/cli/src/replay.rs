@@ -55,12 +55,12 @@ struct Report {
 
 /// Rebuilds the projections `args` names (all of them by default).
 pub async fn run(args: &ReplayArgs) -> Result<u8, ReplayError> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|source| ReplayError::Http {
-            url: String::new(),
-            source,
+    let http =
+        crate::http_client(args.api_key.as_deref(), Duration::from_secs(10)).map_err(|source| {
+            ReplayError::Http {
+                url: String::new(),
+                source,
+            }
         })?;
     let targets = targets(&http, args).await?;
     let mut failed = 0;

@@ -18,6 +18,7 @@ impl TestStack {
         let database_url = servers::create_database(&name).await?;
         self.analytics_database = Some(name);
         let service = analytics::build(analytics::Settings {
+            access: platform::access::AccessSettings::default(),
             database_url,
             pool_size: 5,
             http_addr: "127.0.0.1:0".into(),

@@ -139,6 +139,7 @@ impl TestStack {
     /// A write-side service's settings for this stack: its own database, port 0.
     fn service_settings(&self, database_url: &str) -> ServiceSettings {
         ServiceSettings {
+            access: platform::access::AccessSettings::default(),
             database_url: database_url.to_string(),
             pool_size: 5,
             http_addr: "127.0.0.1:0".into(),
@@ -202,6 +203,7 @@ impl TestStack {
 
     async fn start_query(&mut self) -> anyhow::Result<()> {
         let query = query::build(query::Settings {
+            access: platform::access::AccessSettings::default(),
             http_addr: "127.0.0.1:0".into(),
             mongodb_url: MONGODB_URL.into(),
             mongodb_database: self.mongodb_database.clone(),

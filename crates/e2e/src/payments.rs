@@ -29,6 +29,7 @@ impl TestStack {
         };
         self.nats = Some(nats.clone());
         let provider = provider::build(provider::Settings {
+            access: platform::access::AccessSettings::default(),
             http_addr: "127.0.0.1:0".into(),
             delay: Duration::from_millis(50),
             concurrency: 8,
@@ -36,6 +37,7 @@ impl TestStack {
         })
         .await?;
         let bridge = bridge::build(bridge::Settings {
+            access: platform::access::AccessSettings::default(),
             http_addr: "127.0.0.1:0".into(),
             to_nats_keys: bridge::settings::split_keys(bridge::settings::DEFAULT_TO_NATS_KEYS),
             nats,

@@ -19,6 +19,7 @@ impl TestStack {
     /// The saga's settings for this stack: its own database, port 0, short deadlines.
     fn saga_settings(&self, database_url: &str) -> saga::Settings {
         saga::Settings {
+            access: platform::access::AccessSettings::default(),
             database_url: database_url.to_string(),
             pool_size: 5,
             http_addr: "127.0.0.1:0".into(),

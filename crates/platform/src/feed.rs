@@ -137,14 +137,24 @@ pub struct FeedClient {
 
 impl FeedClient {
     pub fn new(base_url: &str) -> Self {
+        Self::with_api_key(base_url, None)
+    }
+
+    /// A client presenting `api_key` (see [`crate::access`]) on every request.
+    pub fn with_api_key(base_url: &str, api_key: Option<&str>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            .default_headers(crate::access::client_headers(api_key))
             .build()
             .unwrap_or_default();
         Self {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
         }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     /// Up to `limit` events committed after `after`, in commit order.

@@ -16,12 +16,14 @@
 //! - [`inbox`]: de-duplication of consumed events by `event_id`.
 //! - [`nats`]: NATS JetStream: connection, the provider stream, de-duplicated publishing.
 //! - [`http`]: `/health` and `/metrics` routes and the JSON error response.
+//! - [`access`]: API keys and the per-key Redis token bucket in front of every HTTP API.
 //! - [`service`]: running a write-side service: HTTP, relay and command bus until shutdown.
 //! - [`upcast`]: schema evolution: upcasters from an event's old payload versions to the current one.
 //! - [`shutdown`]: the process shutdown future.
 //!
 //! Services share this crate and nothing else.
 
+pub mod access;
 pub mod broker;
 pub mod command_bus;
 pub mod config;

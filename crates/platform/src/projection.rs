@@ -112,8 +112,21 @@ pub trait Bookkeeping: Send + Sync + 'static {
 /// The feeds of the services, by name. Clones share one table, and a runner looks its
 /// sources up at every pass, so a feed added later ([`Feeds::insert`]) is read from the
 /// next pass on: a test stack starts some services after their readers.
-#[derive(Debug, Clone, Default)]
-pub struct Feeds(Arc<RwLock<HashMap<String, FeedClient>>>);
+#[derive(Clone, Default)]
+pub struct Feeds {
+    table: Arc<RwLock<HashMap<String, FeedClient>>>,
+    /// The key every client presents to the feeds (never printed).
+    api_key: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for Feeds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let feeds = self.read_table();
+        let mut sources: Vec<&String> = feeds.keys().collect();
+        sources.sort();
+        f.debug_struct("Feeds").field("sources", &sources).finish()
+    }
+}
 
 impl Feeds {
     /// From `service=url` pairs.
@@ -122,19 +135,46 @@ impl Feeds {
             .into_iter()
             .map(|(service, url)| (service.to_string(), FeedClient::new(url)))
             .collect();
-        Self(Arc::new(RwLock::new(feeds)))
+        Self {
+            table: Arc::new(RwLock::new(feeds)),
+            api_key: None,
+        }
+    }
+
+    /// The same feeds, read with `api_key` (the services' APIs require one when they
+    /// have keys configured); feeds inserted later present it too.
+    pub fn with_api_key(self, api_key: Option<&str>) -> Self {
+        let Some(key) = api_key else { return self };
+        let urls: Vec<(String, String)> = self
+            .read_table()
+            .iter()
+            .map(|(service, client)| (service.clone(), client.base_url().to_string()))
+            .collect();
+        let feeds = urls
+            .iter()
+            .map(|(service, url)| (service.clone(), FeedClient::with_api_key(url, Some(key))))
+            .collect();
+        Self {
+            table: Arc::new(RwLock::new(feeds)),
+            api_key: Some(Arc::from(key)),
+        }
+    }
+
+    fn read_table(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, FeedClient>> {
+        self.table.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds (or moves) the feed of `service`, for every holder of these feeds.
     pub fn insert(&self, service: &str, url: &str) {
-        let mut feeds = self.0.write().unwrap_or_else(|e| e.into_inner());
-        feeds.insert(service.to_string(), FeedClient::new(url));
+        let client = FeedClient::with_api_key(url, self.api_key.as_deref());
+        let mut feeds = self.table.write().unwrap_or_else(|e| e.into_inner());
+        feeds.insert(service.to_string(), client);
     }
 
     /// A client is cheap to clone (its HTTP pool is shared), so none is held across a
     /// page while the table is locked.
     fn get(&self, source: &str) -> Result<FeedClient, RunError> {
-        let feeds = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let feeds = self.read_table();
         feeds
             .get(source)
             .cloned()

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::{protect, AccessSettings};
 use crate::command_bus::{CommandBus, CommandHandler};
 use crate::config::{env_or, parse_env, redact_url, BrokerSettings, ConfigError, RelaySettings};
 use crate::http::{operational_routes, Health};
@@ -30,6 +31,7 @@ pub struct ServiceSettings {
     pub http_addr: String,
     pub broker: BrokerSettings,
     pub relay: RelaySettings,
+    pub access: AccessSettings,
 }
 
 impl ServiceSettings {
@@ -44,6 +46,7 @@ impl ServiceSettings {
             http_addr: env_or("HTTP_ADDR", &format!("127.0.0.1:{default_http_port}")),
             broker: BrokerSettings::from_env(),
             relay: RelaySettings::from_env()?,
+            access: AccessSettings::from_env()?,
         })
     }
 }
@@ -56,6 +59,7 @@ impl std::fmt::Debug for ServiceSettings {
             .field("http_addr", &self.http_addr)
             .field("broker", &self.broker)
             .field("relay", &self.relay)
+            .field("access", &self.access)
             .finish()
     }
 }
@@ -98,6 +102,7 @@ pub async fn build_write_side<H: CommandHandler>(
         pool,
         bus,
         amqp_url: settings.broker.amqp_url,
+        access: settings.access,
     })
 }
 
@@ -135,6 +140,7 @@ pub struct WriteSide<H> {
     pub relay: Relay,
     pub bus: CommandBus<H>,
     pub amqp_url: String,
+    pub access: AccessSettings,
     /// The service's database, migrated, for tasks of its own.
     pub pool: PgPool,
 }
@@ -172,21 +178,30 @@ impl<H: CommandHandler> WriteSide<H> {
         F: Future<Output = ()>,
     {
         let (relay, bus, amqp_url) = (self.relay, self.bus, self.amqp_url);
-        serve_until(self.listener, self.router, shutdown, |token| async move {
-            let relay_run = relay.run(amqp_url.clone(), token.clone().cancelled_owned());
-            let bus_run = bus.run(amqp_url, token.clone().cancelled_owned());
-            tokio::join!(relay_run, bus_run, task(token));
-        })
+        let access = self.access;
+        serve_until(
+            self.listener,
+            self.router,
+            &access,
+            shutdown,
+            |token| async move {
+                let relay_run = relay.run(amqp_url.clone(), token.clone().cancelled_owned());
+                let bus_run = bus.run(amqp_url, token.clone().cancelled_owned());
+                tokio::join!(relay_run, bus_run, task(token));
+            },
+        )
         .await
     }
 }
 
-/// Serves `router` on `listener` and runs `workers` beside it until `shutdown` resolves,
-/// or the server fails: either way the workers are told to stop (through the token they
-/// get) and are waited for, so none is left running without its health endpoint.
+/// Serves `router` on `listener`, behind `access` (keys and rate limit, see
+/// [`crate::access`]), and runs `workers` beside it until `shutdown` resolves, or the
+/// server fails: either way the workers are told to stop (through the token they get)
+/// and are waited for, so none is left running without its health endpoint.
 pub async fn serve_until<W, F>(
     listener: TcpListener,
     router: Router,
+    access: &AccessSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
     workers: W,
 ) -> std::io::Result<()>
@@ -201,7 +216,7 @@ where
         trigger.cancel();
     });
     let http = async {
-        let served = axum::serve(listener, router)
+        let served = axum::serve(listener, protect(router, access))
             .with_graceful_shutdown(token.clone().cancelled_owned())
             .await;
         token.cancel();

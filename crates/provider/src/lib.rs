@@ -45,6 +45,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     simulator: Simulator,
+    access: platform::access::AccessSettings,
 }
 
 /// Creates the NATS client (which reaches the server in the background) and binds the
@@ -63,6 +64,7 @@ pub async fn build(settings: Settings) -> Result<Application, ProviderError> {
         listener,
         router: operational_routes(health),
         simulator: Simulator::new(client, settings.nats, settings.delay, settings.concurrency),
+        access: settings.access,
     })
 }
 
@@ -82,7 +84,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ProviderError> {
         let simulator = self.simulator;
-        platform::service::serve_until(self.listener, self.router, shutdown, |token| {
+        let access = self.access;
+        platform::service::serve_until(self.listener, self.router, &access, shutdown, |token| {
             simulator.run(token.cancelled_owned())
         })
         .await

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use platform::access::AccessSettings;
 use platform::config::{duration_ms_env, env_or, parse_env, ConfigError};
 use platform::nats::NatsSettings;
 
@@ -15,6 +16,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// `NATS_URL`, `NATS_STREAM`, `NATS_SUBJECT_PREFIX`.
     pub nats: NatsSettings,
+    /// `API_KEYS` and the rate limit of the HTTP API.
+    pub access: AccessSettings,
 }
 
 impl Settings {
@@ -24,6 +27,7 @@ impl Settings {
             delay: duration_ms_env("PROVIDER_DELAY_MS", Duration::from_millis(200))?,
             concurrency: parse_env("PROVIDER_CONCURRENCY", 32)?,
             nats: NatsSettings::from_env(),
+            access: AccessSettings::from_env()?,
         })
     }
 }

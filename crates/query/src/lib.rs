@@ -59,6 +59,7 @@ pub struct Application {
     amqp_url: String,
     store: ReadStore,
     feeds: Feeds,
+    access: platform::access::AccessSettings,
 }
 
 /// Connects to MongoDB and Redis, creates the indexes and binds the HTTP listener.
@@ -83,6 +84,7 @@ pub async fn build(settings: Settings) -> Result<Application, QueryError> {
         amqp_url: settings.broker.amqp_url,
         store,
         feeds,
+        access: settings.access,
     })
 }
 
@@ -107,12 +109,15 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), QueryError> {
-        let (projector, amqp_url) = (self.projector, self.amqp_url);
-        let served =
-            platform::service::serve_until(self.listener, self.router, shutdown, |token| {
-                projector.run(amqp_url, token)
-            })
-            .await;
+        let (projector, amqp_url, access) = (self.projector, self.amqp_url, self.access);
+        let served = platform::service::serve_until(
+            self.listener,
+            self.router,
+            &access,
+            shutdown,
+            |token| projector.run(amqp_url, token),
+        )
+        .await;
         self.store.shutdown().await;
         served.map_err(QueryError::Serve)
     }

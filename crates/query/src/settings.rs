@@ -1,5 +1,6 @@
 //! The query service's settings, from environment variables with local defaults.
 
+use platform::access::AccessSettings;
 use platform::config::{
     duration_ms_env, env_or, parse_env, redact_url, BrokerSettings, ConfigError,
 };
@@ -34,12 +35,14 @@ pub struct Settings {
     /// `PROJECTION_PAGE`, `PROJECTION_POLL_MS`: feed page size and the longest pause
     /// between two passes when the broker is silent.
     pub runner: RunnerSettings,
+    /// `API_KEYS`, the rate limit, and `API_KEY` (what the feeds are read with).
+    pub access: AccessSettings,
 }
 
 impl Settings {
     /// The feeds named by `feed_urls`.
     pub fn feeds(&self) -> Result<Feeds, ConfigError> {
-        parse_feed_urls(&self.feed_urls)
+        Ok(parse_feed_urls(&self.feed_urls)?.with_api_key(self.access.outgoing_key.as_deref()))
     }
 }
 
@@ -73,6 +76,7 @@ impl Settings {
                 poll: duration_ms_env("PROJECTION_POLL_MS", std::time::Duration::from_secs(1))?,
                 ..RunnerSettings::default()
             },
+            access: AccessSettings::from_env()?,
         })
     }
 }
@@ -89,6 +93,7 @@ impl std::fmt::Debug for Settings {
             .field("broker", &self.broker)
             .field("feed_urls", &self.feed_urls)
             .field("runner", &self.runner)
+            .field("access", &self.access)
             .finish()
     }
 }

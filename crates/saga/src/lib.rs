@@ -99,14 +99,21 @@ impl Application {
         let dispatcher =
             dispatcher::Dispatcher::new(self.pool.clone(), self.settings.dispatch_poll);
         let ticker = ticker::Ticker::new(self.pool, engine, self.settings.tick);
-        serve_until(self.listener, router, shutdown, |stop| async move {
-            tokio::join!(
-                events.run(amqp_url.clone(), stop.clone().cancelled_owned()),
-                replies.run(amqp_url.clone(), stop.clone().cancelled_owned()),
-                dispatcher.run(amqp_url, stop.clone()),
-                ticker.run(stop),
-            );
-        })
+        let access = self.settings.access.clone();
+        serve_until(
+            self.listener,
+            router,
+            &access,
+            shutdown,
+            |stop| async move {
+                tokio::join!(
+                    events.run(amqp_url.clone(), stop.clone().cancelled_owned()),
+                    replies.run(amqp_url.clone(), stop.clone().cancelled_owned()),
+                    dispatcher.run(amqp_url, stop.clone()),
+                    ticker.run(stop),
+                );
+            },
+        )
         .await
     }
 }

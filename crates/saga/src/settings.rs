@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use platform::access::AccessSettings;
 use platform::config::{
     duration_ms_env, env_or, parse_env, redact_url, BrokerSettings, ConfigError,
 };
@@ -30,6 +31,8 @@ pub struct Settings {
     pub timing: Timing,
     pub tick: Duration,
     pub dispatch_poll: Duration,
+    /// `API_KEYS` and the rate limit of the HTTP API.
+    pub access: AccessSettings,
 }
 
 impl Settings {
@@ -51,6 +54,7 @@ impl Settings {
             },
             tick: duration_ms_env("SAGA_TICK_MS", Duration::from_millis(250))?,
             dispatch_poll: duration_ms_env("SAGA_DISPATCH_POLL_MS", Duration::from_millis(50))?,
+            access: AccessSettings::from_env()?,
         })
     }
 }
@@ -65,6 +69,7 @@ impl std::fmt::Debug for Settings {
             .field("timing", &self.timing)
             .field("tick", &self.tick)
             .field("dispatch_poll", &self.dispatch_poll)
+            .field("access", &self.access)
             .finish()
     }
 }

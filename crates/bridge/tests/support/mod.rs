@@ -101,6 +101,7 @@ impl Bench {
 
     pub fn bridge_settings(&self) -> bridge::Settings {
         bridge::Settings {
+            access: platform::access::AccessSettings::default(),
             http_addr: "127.0.0.1:0".into(),
             to_nats_keys: bridge::settings::split_keys(bridge::settings::DEFAULT_TO_NATS_KEYS),
             nats: self.nats.clone(),
@@ -124,6 +125,7 @@ impl Bench {
     /// Starts the provider answering after `delay_ms`, and waits until it is healthy.
     pub async fn start_provider(&self, delay_ms: u64) -> anyhow::Result<Running> {
         let settings = provider::Settings {
+            access: platform::access::AccessSettings::default(),
             http_addr: "127.0.0.1:0".into(),
             delay: Duration::from_millis(delay_ms),
             concurrency: 8,

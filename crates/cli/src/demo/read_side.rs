@@ -106,6 +106,7 @@ struct Snapshot {
 /// Polls until the read side matches `expected` or `timeout` passes, then prints it.
 pub async fn show(
     url: &str,
+    api_key: Option<&str>,
     catalogue: &[Product],
     expected: &Expected,
     timeout: Duration,
@@ -115,9 +116,7 @@ pub async fn show(
         "\n[5/5] read side ({base}), waiting up to {} s for the projections",
         timeout.as_secs()
     );
-    let http = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .build()?;
+    let http = crate::http_client(api_key, REQUEST_TIMEOUT)?;
     let started = Instant::now();
     let (snapshot, problems) = poll(&http, base, catalogue, expected, timeout).await;
     if let Some(snapshot) = &snapshot {

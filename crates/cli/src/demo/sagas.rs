@@ -68,15 +68,14 @@ impl SagaView {
 /// order whose saga did not finish within `timeout` ends as failed.
 pub async fn watch(
     saga_url: &str,
+    api_key: Option<&str>,
     catalogue: &[Product],
     placed: &[OrderPlan],
     timeout: Duration,
 ) -> Result<Vec<(OrderPlan, Outcome)>, ReadSideError> {
     let base = saga_url.trim_end_matches('/');
     println!("\n[3/5] sagas ({base}), each printed as it ends");
-    let http = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .build()?;
+    let http = crate::http_client(api_key, REQUEST_TIMEOUT)?;
     let started = Instant::now();
     let mut ended: BTreeMap<String, Outcome> = BTreeMap::new();
     while ended.len() < placed.len() && started.elapsed() < timeout {

@@ -60,6 +60,7 @@ async fn admin(sql: &str) -> anyhow::Result<()> {
 fn settings(name: &str) -> Settings {
     Settings {
         service: ServiceSettings {
+            access: platform::access::AccessSettings::default(),
             database_url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
             pool_size: 5,
             http_addr: "127.0.0.1:0".into(),
