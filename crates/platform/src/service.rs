@@ -1,6 +1,6 @@
 //! Building and running a write-side service: its database (migrated at start-up), its
-//! HTTP server (health, metrics), its outbox relay and its command consumer, side by
-//! side until one shutdown future resolves.
+//! HTTP server (health, metrics), its outbox relay, its chain sealer and its command
+//! consumer, side by side until one shutdown future resolves.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::chain::Sealer;
 use crate::command_bus::{CommandBus, CommandHandler};
 use crate::config::{env_or, parse_env, redact_url, BrokerSettings, ConfigError, RelaySettings};
 use crate::http::{operational_routes, Health};
@@ -94,6 +95,7 @@ pub async fn build_write_side<H: CommandHandler>(
         service: service.to_string(),
         listener,
         router: write_side_routes(service, &pool, health),
+        sealer: Sealer::new(pool.clone(), service, settings.relay.batch_size),
         relay: Relay::new(pool.clone(), service, settings.relay),
         pool,
         bus,
@@ -133,6 +135,8 @@ pub struct WriteSide<H> {
     pub listener: TcpListener,
     pub router: Router,
     pub relay: Relay,
+    /// Seals the store's events into its tamper-evident chain, beside the relay.
+    pub sealer: Sealer,
     pub bus: CommandBus<H>,
     pub amqp_url: String,
     /// The service's database, migrated, for tasks of its own.
@@ -171,11 +175,13 @@ impl<H: CommandHandler> WriteSide<H> {
     where
         F: Future<Output = ()>,
     {
-        let (relay, bus, amqp_url) = (self.relay, self.bus, self.amqp_url);
+        let (relay, sealer, bus) = (self.relay, self.sealer, self.bus);
+        let amqp_url = self.amqp_url;
         serve_until(self.listener, self.router, shutdown, |token| async move {
             let relay_run = relay.run(amqp_url.clone(), token.clone().cancelled_owned());
+            let sealer_run = sealer.run(token.clone().cancelled_owned());
             let bus_run = bus.run(amqp_url, token.clone().cancelled_owned());
-            tokio::join!(relay_run, bus_run, task(token));
+            tokio::join!(relay_run, sealer_run, bus_run, task(token));
         })
         .await
     }
