@@ -47,6 +47,40 @@ pub enum Command {
     /// Exit status: 0 every rebuild done, 1 a rebuild failed or timed out, 2 a service
     /// could not be reached or refused.
     Replay(ReplayArgs),
+    /// Verify a write side's tamper-evident event chain and name the first altered or
+    /// missing event.
+    ///
+    /// Prints "intact: N events sealed (M not yet sealed)" on stdout, or the first broken
+    /// link (chain seq, position, event id, aggregate) on stderr.
+    ///
+    /// Exit status: 0 intact, 1 the chain is broken, 2 the database could not be read.
+    VerifyChain(VerifyChainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyChainArgs {
+    /// The write side whose store to verify (inventory, order, user, payment,
+    /// notification): its database is $<SERVICE>_DATABASE_URL, else
+    /// postgres://<service>_svc@127.0.0.1:5432/<service>_svc, as the service itself
+    /// connects. Ignored when a database URL is given.
+    #[arg(long, value_name = "NAME", default_value = "inventory", value_parser = service_name)]
+    pub service: String,
+
+    /// The store's database, overriding --service.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", value_parser = non_empty)]
+    pub database_url: Option<String>,
+}
+
+impl VerifyChainArgs {
+    /// `--database-url`, else the database of `--service`.
+    pub fn database_url(&self) -> String {
+        if let Some(url) = &self.database_url {
+            return url.clone();
+        }
+        let service = &self.service;
+        let local = format!("postgres://{service}_svc@127.0.0.1:5432/{service}_svc");
+        platform::config::env_or(&format!("{}_DATABASE_URL", service.to_uppercase()), &local)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +240,18 @@ impl FromStr for RoutingKey {
     }
 }
 
+/// A service name safe to put in a URL and a variable name: `[a-z][a-z0-9_]*`.
+fn service_name(value: &str) -> Result<String, String> {
+    let mut chars = value.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Ok(value.to_string())
+    } else {
+        Err("must match [a-z][a-z0-9_]*, e.g. inventory".to_string())
+    }
+}
+
 fn non_empty(value: &str) -> Result<String, String> {
     if value.trim().is_empty() {
         Err("must not be empty".to_string())
@@ -312,9 +358,33 @@ mod tests {
             &["send", "order.PlaceOrder", "{}", "--id", ""],
             &["send", "order.PlaceOrder", "{}", "--timeout-secs", "0"],
             &["demo", "--orders", "0"],
+            &["verify-chain", "--service", "Inventory"],
+            &["verify-chain", "--database-url", ""],
         ] {
             let err = parse(args).err().map(|e| e.exit_code());
             assert_eq!(err, Some(2), "{args:?} should exit 2");
         }
+    }
+
+    #[test]
+    fn verify_chain_reads_the_store_of_the_named_service() {
+        let cli = parse(&["verify-chain", "--service", "payment"]);
+        let Ok(Cli {
+            command: Command::VerifyChain(args),
+            ..
+        }) = cli
+        else {
+            panic!("unexpected parse");
+        };
+        assert_eq!(args.service, "payment");
+        let url = parse(&["verify-chain", "--database-url", "postgres://x@h/db"]);
+        let Ok(Cli {
+            command: Command::VerifyChain(args),
+            ..
+        }) = url
+        else {
+            panic!("unexpected parse");
+        };
+        assert_eq!(args.database_url(), "postgres://x@h/db");
     }
 }

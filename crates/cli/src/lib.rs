@@ -7,6 +7,7 @@
 //! - [`send`]: `commerce send`, one command and its reply as JSON.
 //! - [`demo`]: `commerce demo`, a watchable workload and the read side it produces.
 //! - [`replay`]: `commerce replay`, zero-downtime rebuilds of read models, with progress.
+//! - [`verify_chain`]: `commerce verify-chain`, a store's tamper-evident chain checked.
 //!
 //! The binary (`src/main.rs`) only parses arguments, sets up logging and calls [`run`].
 
@@ -15,6 +16,7 @@ pub mod client;
 pub mod demo;
 pub mod replay;
 pub mod send;
+pub mod verify_chain;
 
 use args::{Cli, Command};
 
@@ -27,6 +29,8 @@ pub enum Error {
     Demo(#[from] demo::DemoError),
     #[error(transparent)]
     Replay(#[from] replay::ReplayError),
+    #[error(transparent)]
+    VerifyChain(#[from] verify_chain::VerifyChainError),
 }
 
 impl Error {
@@ -36,6 +40,7 @@ impl Error {
             Self::Send(err) => err.exit_code(),
             Self::Demo(err) => err.exit_code(),
             Self::Replay(err) => err.exit_code(),
+            Self::VerifyChain(err) => err.exit_code(),
         }
     }
 }
@@ -58,5 +63,6 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Send(args) => Ok(send::run(&amqp_url, args).await?),
         Command::Demo(args) => Ok(demo::run(&amqp_url, args).await?),
         Command::Replay(args) => Ok(replay::run(args).await?),
+        Command::VerifyChain(args) => Ok(verify_chain::run(args).await?),
     }
 }

@@ -6,6 +6,7 @@
 //! - [`telemetry`]: structured logging and the Prometheus recorder.
 //! - [`envelope`]: the JSON envelope every event travels in, and the metadata keys.
 //! - [`store`]: the `events` table as outbox: reading by commit order, atomic multi-aggregate appends.
+//! - [`chain`]: tamper evidence: each event's hash chained to the previous one, sealed in commit order, and its verification.
 //! - [`feed`]: a store as a read-only HTTP feed in commit order (`GET /events`), and its client.
 //! - [`projection`]: the projection runtime: checkpoints per source, catch-up from the feeds, parking, rebuilds.
 //! - [`relay`]: the outbox relay, store to the `events` exchange with publisher confirms.
@@ -25,6 +26,7 @@
 
 pub mod access;
 pub mod broker;
+pub mod chain;
 pub mod command_bus;
 pub mod config;
 pub mod consumer;

@@ -1,6 +1,6 @@
 //! Building and running a write-side service: its database (migrated at start-up), its
-//! HTTP server (health, metrics), its outbox relay and its command consumer, side by
-//! side until one shutdown future resolves.
+//! HTTP server (health, metrics), its outbox relay, its chain sealer and its command
+//! consumer, side by side until one shutdown future resolves.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{protect, AccessSettings};
+use crate::chain::Sealer;
 use crate::command_bus::{CommandBus, CommandHandler};
 use crate::config::{env_or, parse_env, redact_url, BrokerSettings, ConfigError, RelaySettings};
 use crate::http::{operational_routes, Health};
@@ -98,6 +99,7 @@ pub async fn build_write_side<H: CommandHandler>(
         service: service.to_string(),
         listener,
         router: write_side_routes(service, &pool, health),
+        sealer: Sealer::new(pool.clone(), service, settings.relay.batch_size),
         relay: Relay::new(pool.clone(), service, settings.relay),
         pool,
         bus,
@@ -138,6 +140,8 @@ pub struct WriteSide<H> {
     pub listener: TcpListener,
     pub router: Router,
     pub relay: Relay,
+    /// Seals the store's events into its tamper-evident chain, beside the relay.
+    pub sealer: Sealer,
     pub bus: CommandBus<H>,
     pub amqp_url: String,
     pub access: AccessSettings,
@@ -177,8 +181,8 @@ impl<H: CommandHandler> WriteSide<H> {
     where
         F: Future<Output = ()>,
     {
-        let (relay, bus, amqp_url) = (self.relay, self.bus, self.amqp_url);
-        let access = self.access;
+        let (relay, sealer, bus) = (self.relay, self.sealer, self.bus);
+        let (amqp_url, access) = (self.amqp_url, self.access);
         serve_until(
             self.listener,
             self.router,
@@ -186,8 +190,9 @@ impl<H: CommandHandler> WriteSide<H> {
             shutdown,
             |token| async move {
                 let relay_run = relay.run(amqp_url.clone(), token.clone().cancelled_owned());
+                let sealer_run = sealer.run(token.clone().cancelled_owned());
                 let bus_run = bus.run(amqp_url, token.clone().cancelled_owned());
-                tokio::join!(relay_run, bus_run, task(token));
+                tokio::join!(relay_run, sealer_run, bus_run, task(token));
             },
         )
         .await

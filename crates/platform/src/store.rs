@@ -146,6 +146,19 @@ pub async fn count_committed_after(pool: &PgPool, after: Cursor) -> Result<i64, 
     Ok(count)
 }
 
+/// The events at `positions`, in position order; positions with no event are absent.
+pub async fn read_at_positions(
+    pool: &PgPool,
+    positions: &[i64],
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let sql = format!(
+        "SELECT {SELECT_COLUMNS} FROM events WHERE global_position = ANY($1) \
+         ORDER BY global_position"
+    );
+    let rows = sqlx::query(&sql).bind(positions).fetch_all(pool).await?;
+    rows.iter().map(stored_event_from_row).collect()
+}
+
 fn stored_event_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredEvent, StoreError> {
     let metadata: Value = row.try_get("metadata")?;
     Ok(StoredEvent {
