@@ -31,8 +31,9 @@ enum Step {
     },
 }
 
+/// A known-looking sku, and now and then one never added.
 fn sku() -> impl Strategy<Value = String> {
-    prop::sample::select(&SKUS[..]).prop_map(String::from)
+    prop_oneof![6 => prop::sample::select(&SKUS[..3]), 1 => Just(SKUS[3])].prop_map(String::from)
 }
 
 fn order_id() -> impl Strategy<Value = String> {
@@ -49,10 +50,15 @@ fn quantity() -> impl Strategy<Value = u64> {
     ]
 }
 
+/// Mostly a real name, sometimes a blank one.
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![4 => "[a-z]{1,5}", 1 => Just(String::new()), 1 => Just(" ".to_string())]
+}
+
 fn product_command() -> impl Strategy<Value = ProductCommand> {
     let price = prop_oneof![0i64..10_000, Just(-1i64), Just(i64::MIN)];
     prop_oneof![
-        (sku(), "[a-z ]{0,3}", price.clone()).prop_map(|(sku, name, price_cents)| {
+        (sku(), name(), price.clone()).prop_map(|(sku, name, price_cents)| {
             ProductCommand::AddProduct {
                 sku,
                 category: name.clone(),
@@ -80,7 +86,7 @@ fn step() -> impl Strategy<Value = Step> {
     let line = (sku(), quantity()).prop_map(|(sku, quantity)| StockLine { sku, quantity });
     prop_oneof![
         3 => product_command().prop_map(Step::Product),
-        2 => (order_id(), prop::collection::vec(line, 0..4))
+        3 => (order_id(), prop::collection::vec(line, 0..4))
             .prop_map(|(order_id, lines)| Step::Reserve { order_id, lines }),
         1 => order_id().prop_map(|order_id| Step::Release { order_id }),
         1 => order_id().prop_map(|order_id| Step::Commit { order_id }),
@@ -276,13 +282,35 @@ fn check_conservation(world: &World) {
     }
 }
 
+/// Products A, B and C with 50 units each, so reservations have stock to take.
+fn stocked_products() -> Vec<Step> {
+    let add = |sku: &str| ProductCommand::AddProduct {
+        sku: sku.into(),
+        name: "n".into(),
+        category: "c".into(),
+        price_cents: 100,
+    };
+    let stock = |sku: &str| ProductCommand::AddStock {
+        sku: sku.into(),
+        quantity: 50,
+    };
+    SKUS[..3]
+        .iter()
+        .flat_map(|sku| [Step::Product(add(sku)), Step::Product(stock(sku))])
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn stock_is_conserved_whatever_the_commands(steps in prop::collection::vec(step(), 0..40)) {
+    fn stock_is_conserved_whatever_the_commands(
+        stocked in any::<bool>(),
+        steps in prop::collection::vec(step(), 0..40),
+    ) {
         let mut world = World::default();
-        for step in steps {
+        let stocking = if stocked { stocked_products() } else { vec![] };
+        for step in stocking.into_iter().chain(steps) {
             run(&mut world, step);
             check_conservation(&world);
         }
@@ -295,7 +323,7 @@ proptest! {
         lines in prop::collection::vec((sku(), quantity()), 1..4),
     ) {
         let mut world = World::default();
-        setup.into_iter().for_each(|step| run(&mut world, step));
+        stocked_products().into_iter().chain(setup).for_each(|step| run(&mut world, step));
         let lines: Vec<StockLine> =
             lines.into_iter().map(|(sku, quantity)| StockLine { sku, quantity }).collect();
         let decision = reserve(&world.reservation(&order_id), &world.products, &order_id, lines.clone());

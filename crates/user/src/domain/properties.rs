@@ -35,7 +35,13 @@ fn address() -> impl Strategy<Value = String> {
     ];
     let structured = (part.clone(), part.clone(), part, "[ \t\n]{0,2}")
         .prop_map(|(local, label, tld, pad)| format!("{pad}{local}@{label}.{tld}{pad}"));
-    prop_oneof![structured, ".{0,40}", "[a-z@.]{0,12}"]
+    let plausible = (
+        "[a-zA-Z0-9.+_-]{1,10}",
+        prop::collection::vec("[a-zé]{1,6}", 2..4),
+        "[ \t]{0,1}",
+    )
+        .prop_map(|(local, labels, pad)| format!("{pad}{local}@{}{pad}", labels.join(".")));
+    prop_oneof![3 => plausible, 3 => structured, 1 => ".{0,40}", 1 => "[a-z@.]{0,12}"]
 }
 
 fn command() -> impl Strategy<Value = UserCommand> {
