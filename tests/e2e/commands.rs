@@ -6,6 +6,7 @@ use std::time::Instant;
 use cli::client::SendOptions;
 use e2e::TestStack;
 use lapin::BasicProperties;
+use platform::command_bus::MAX_COMMAND_BYTES;
 use serde_json::json;
 
 use crate::support::{assert_accepted, assert_rejected, product_in_stock, sku, stock_becomes};
@@ -207,6 +208,104 @@ async fn a_bad_command_nobody_can_be_told_about_is_dead_lettered() -> anyhow::Re
     );
     // The consumer survived both.
     let sku = sku(&stack, "ALIVE");
+    product_in_stock(&stack, &sku, 1, 1).await?;
+    stack.stop().await
+}
+
+/// An AddStock body of `MAX_COMMAND_BYTES + 1` bytes: valid JSON, refused for its size.
+fn oversized_add_stock(sku: &str) -> Vec<u8> {
+    let mut body = json!({"sku": sku, "quantity": 1}).to_string().into_bytes();
+    body.pop();
+    body.resize(MAX_COMMAND_BYTES, b' ');
+    body.push(b'}');
+    body
+}
+
+fn with_content_type(content_type: &str, id: &str) -> BasicProperties {
+    BasicProperties::default()
+        .with_content_type(content_type.into())
+        .with_message_id(id.into())
+}
+
+#[tokio::test]
+async fn oversized_mistyped_non_utf8_and_misaddressed_commands_are_refused_and_the_bus_goes_on(
+) -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let sku = sku(&stack, "GATE");
+    product_in_stock(&stack, &sku, 100, 1).await?;
+    let valid = json!({"sku": sku, "quantity": 1}).to_string().into_bytes();
+    let mut not_utf8 = br#"{"sku":""#.to_vec();
+    not_utf8.extend([0xff, 0xfe]);
+    not_utf8.extend(br#"","quantity":1}"#);
+    // The queue's own name, through the default exchange: a routing key no binding gives.
+    let cases: Vec<(&str, &str, Vec<u8>, &str, &str)> = vec![
+        (
+            "commands",
+            "inventory.AddStock",
+            oversized_add_stock(&sku),
+            "application/json",
+            "message_too_large",
+        ),
+        (
+            "commands",
+            "inventory.AddStock",
+            valid.clone(),
+            "text/plain",
+            "unsupported_content_type",
+        ),
+        (
+            "commands",
+            "inventory.AddStock",
+            not_utf8,
+            "application/json",
+            "malformed_json",
+        ),
+        (
+            "",
+            "inventory.commands",
+            valid.clone(),
+            "application/json",
+            "unknown_command",
+        ),
+    ];
+    for (n, (exchange, key, body, content_type, code)) in cases.into_iter().enumerate() {
+        let properties = with_content_type(content_type, &format!("gate-{n}"));
+        let reply = stack
+            .publish_for_reply(exchange, key, &body, properties)
+            .await?;
+        assert_rejected(&reply, code);
+        assert!(
+            reply.error.as_ref().is_some_and(|e| !e.message.is_empty()),
+            "a rejection explains itself: {reply:?}"
+        );
+    }
+    let reply = stack
+        .send("inventory.AddStock", json!({"sku": sku, "quantity": 1}))
+        .await?;
+    assert_accepted(&reply);
+    stock_becomes(&stack, &sku, 2, 0, 0).await?;
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn an_oversized_or_mistyped_command_nobody_can_be_told_about_is_dead_lettered(
+) -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let sku = sku(&stack, "GATE-DLQ");
+    let oversized = oversized_add_stock(&sku);
+    let properties = with_content_type("application/json", "gate-dlq-1");
+    stack
+        .publish_raw("commands", "inventory.AddStock", &oversized, properties)
+        .await?;
+    let mistyped = json!({"sku": sku, "quantity": 1}).to_string().into_bytes();
+    let properties = with_content_type("application/xml", "gate-dlq-2");
+    stack
+        .publish_raw("commands", "inventory.AddStock", &mistyped, properties)
+        .await?;
+    let dead = stack.take("inventory.commands.dlq", 2).await?;
+    assert_eq!(dead.len(), 2, "both dead-lettered");
+    assert!(dead.contains(&oversized) && dead.contains(&mistyped));
+    // The consumer survived both.
     product_in_stock(&stack, &sku, 1, 1).await?;
     stack.stop().await
 }

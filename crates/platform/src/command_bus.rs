@@ -1,12 +1,14 @@
 //! The command consumer of a service.
 //!
 //! Commands arrive on the `commands` exchange under `<service>.<CommandName>` with the
-//! command id as AMQP `message_id`. Each one is decoded, validated against its JSON
+//! command id as AMQP `message_id`. Each one is decoded (at most
+//! [`MAX_COMMAND_BYTES`], JSON and UTF-8, see [`decode`]), validated against its JSON
 //! Schema, de-duplicated, executed by the service's [`CommandHandler`] and answered on
 //! `reply_to` (when given). Bad input is answered with a `rejected` reply; a rejection
 //! nobody can hear (no `reply_to`) is dead-lettered so an operator can see it; an
 //! infrastructure failure is retried. Nothing a sender does can crash the consumer.
 
+mod decode;
 mod reply;
 
 use std::future::Future;
@@ -19,6 +21,9 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tracing::Instrument;
 
+pub use decode::{
+    command_name, decode, DecodeError, Decoded, RawCommand, JSON_CONTENT_TYPE, MAX_COMMAND_BYTES,
+};
 pub use reply::{CommandReply, ReplyError, ReplyStatus};
 
 use crate::broker::{self, COMMANDS_EXCHANGE};
@@ -26,7 +31,7 @@ use crate::consumer::{
     DeliveryHandler, Disposition as ConsumerDisposition, QueueConsumer, Subscription,
 };
 use crate::envelope::MessageContext;
-use crate::schema::{SchemaError, SchemaRegistry};
+use crate::schema::SchemaRegistry;
 use crate::store;
 
 /// A decoded, schema-valid command.
@@ -166,45 +171,38 @@ impl<H: CommandHandler> CommandBus<H> {
             return Ok(Disposition::Answer(reply));
         }
         let routing_key = delivery.routing_key.to_string();
-        let name = command_name(&routing_key, &self.service);
-        let reply = match self.decide(name, &delivery.data, context).await? {
+        let raw = RawCommand {
+            routing_key: &routing_key,
+            content_type: delivery
+                .properties
+                .content_type()
+                .as_ref()
+                .map(|c| c.as_str()),
+            body: &delivery.data,
+        };
+        let reply = match self.decide(raw, context).await? {
             Ok(reply) => reply,
             Err(unavailable) => return Ok(Disposition::Retry(unavailable.0)),
         };
-        reply::record(&mut lock, &reply, name).await?;
+        reply::record(&mut lock, &reply, command_name(&routing_key, &self.service)).await?;
         lock.commit().await?;
         Ok(Disposition::Answer(reply))
     }
 
     async fn decide(
         &self,
-        name: &str,
-        data: &[u8],
+        raw: RawCommand<'_>,
         context: MessageContext,
     ) -> Result<Result<CommandReply, Unavailable>, store::StoreError> {
         let command_id = context.command_id.clone();
-        let reject = |code: &str, message: String| {
-            Ok(Ok(CommandReply::rejected(
-                &command_id,
-                None,
-                code,
-                &message,
-            )))
-        };
-        let body: Value = match serde_json::from_slice(data) {
-            Ok(body) => body,
-            Err(err) => return reject("malformed_json", format!("body is not valid JSON: {err}")),
-        };
-        match self.schemas.validate(name, &body) {
-            Ok(()) => {}
-            Err(SchemaError::UnknownCommand(_)) => {
-                return reject(
-                    "unknown_command",
-                    format!("{} has no command {name:?}", self.service),
-                )
+        let Decoded { name, body } = match decode(&self.schemas, &self.service, raw) {
+            Ok(decoded) => decoded,
+            Err(err) => {
+                tracing::info!(code = err.code(), error = %err, "command refused undecoded");
+                let reply = CommandReply::rejected(&command_id, None, err.code(), &err.to_string());
+                return Ok(Ok(reply));
             }
-            Err(err) => return reject("schema_violation", err.to_string()),
-        }
+        };
         let already = store::command_events(&self.pool, &command_id).await?;
         if let Some((aggregate_id, _, _)) = already.first() {
             return Ok(Ok(CommandReply::accepted(
@@ -214,7 +212,7 @@ impl<H: CommandHandler> CommandBus<H> {
             )));
         }
         let command = IncomingCommand {
-            name: name.to_string(),
+            name,
             context,
             body,
         };
@@ -264,32 +262,5 @@ impl<H: CommandHandler> DeliveryHandler for CommandBus<H> {
                 ConsumerDisposition::Retry
             }
         }
-    }
-}
-
-/// `inventory.AddStock` on the inventory queue names the command `AddStock`; any other
-/// routing key yields a name no schema knows, which is rejected as unknown.
-fn command_name<'a>(routing_key: &'a str, service: &str) -> &'a str {
-    routing_key
-        .strip_prefix(service)
-        .and_then(|rest| rest.strip_prefix('.'))
-        .unwrap_or(routing_key)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::command_name;
-
-    #[test]
-    fn the_command_name_follows_the_service_prefix() {
-        assert_eq!(command_name("inventory.AddStock", "inventory"), "AddStock");
-    }
-
-    #[test]
-    fn a_foreign_routing_key_is_kept_whole() {
-        assert_eq!(
-            command_name("order.PlaceOrder", "inventory"),
-            "order.PlaceOrder"
-        );
     }
 }

@@ -25,6 +25,8 @@ pub enum InventoryError {
     NothingToUpdate,
     #[error("a quantity must be at least 1")]
     InvalidQuantity,
+    #[error("the quantity would take the stock past the largest countable amount")]
+    QuantityOverflow,
     #[error("a reservation needs at least one line")]
     NoLines,
     #[error("not enough stock: {}", describe(.0))]
@@ -61,6 +63,7 @@ impl BusinessRule for InventoryError {
             Self::NegativePrice => "negative_price",
             Self::NothingToUpdate => "nothing_to_update",
             Self::InvalidQuantity => "invalid_quantity",
+            Self::QuantityOverflow => "quantity_overflow",
             Self::NoLines => "no_lines",
             Self::InsufficientStock(_) => "insufficient_stock",
             Self::AlreadyReserved(_) => "already_reserved",

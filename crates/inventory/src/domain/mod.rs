@@ -15,3 +15,6 @@ pub mod reservation;
 pub use error::InventoryError;
 pub use product::{Product, ProductCommand, ProductEvent};
 pub use reservation::{Reservation, ReservationEvent, StockLine};
+
+#[cfg(test)]
+mod properties;

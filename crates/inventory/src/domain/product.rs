@@ -106,6 +106,16 @@ impl Product {
     pub fn allocated_to(&self, order_id: &str) -> u64 {
         self.allocated.get(order_id).copied().unwrap_or(0)
     }
+
+    /// Every unit ever added: available, allocated or sold. Saturating, though
+    /// [`add_stock`] keeps it below `u64::MAX`.
+    pub fn total_stock(&self) -> u64 {
+        self.allocated
+            .values()
+            .fold(self.available.saturating_add(self.sold), |total, q| {
+                total.saturating_add(*q)
+            })
+    }
 }
 
 /// Decides `AddProduct`: a sku is registered once, with its details and a price.
@@ -133,7 +143,8 @@ pub fn add_product(
     }])
 }
 
-/// Decides `AddStock`: only a known product receives stock, at least one unit at a time.
+/// Decides `AddStock`: only a known product receives stock, at least one unit at a time,
+/// and never so much that its stock could no longer be counted.
 pub fn add_stock(
     product: &Product,
     sku: String,
@@ -145,6 +156,11 @@ pub fn add_stock(
     if quantity == 0 {
         return Err(InventoryError::InvalidQuantity);
     }
+    // Every unit ever added stays counted in one bucket, so the total bounds them all.
+    product
+        .total_stock()
+        .checked_add(quantity)
+        .ok_or(InventoryError::QuantityOverflow)?;
     Ok(vec![ProductEvent::StockAdded { sku, quantity }])
 }
 

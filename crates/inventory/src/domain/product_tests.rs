@@ -89,6 +89,27 @@ fn stock_cannot_be_added_to_an_unknown_product() {
 }
 
 #[test]
+fn stock_that_could_no_longer_be_counted_is_refused() {
+    let stocked = |quantity| ProductEvent::StockAdded {
+        sku: "MUG-1".into(),
+        quantity,
+    };
+    let allocated = ProductEvent::StockAllocated {
+        sku: "MUG-1".into(),
+        order_id: "o1".into(),
+        quantity: 1,
+    };
+    // Allocated units count too: releasing them must still fit in `available`.
+    ProductTest::with(())
+        .given(vec![added("MUG-1"), stocked(u64::MAX - 1), allocated])
+        .when(ProductCommand::AddStock {
+            sku: "MUG-1".into(),
+            quantity: 2,
+        })
+        .then_expect_error(InventoryError::QuantityOverflow);
+}
+
+#[test]
 fn zero_stock_cannot_be_added() {
     ProductTest::with(())
         .given(vec![added("MUG-1")])

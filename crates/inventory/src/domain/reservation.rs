@@ -76,7 +76,7 @@ pub struct Decision {
 }
 
 /// Merges lines of the same sku, so an order listing a sku twice is checked against
-/// its total.
+/// its total (refused if that total does not fit in a quantity).
 pub fn normalize(lines: Vec<StockLine>) -> Result<Vec<StockLine>, InventoryError> {
     if lines.is_empty() {
         return Err(InventoryError::NoLines);
@@ -86,7 +86,10 @@ pub fn normalize(lines: Vec<StockLine>) -> Result<Vec<StockLine>, InventoryError
         if line.quantity == 0 {
             return Err(InventoryError::InvalidQuantity);
         }
-        *merged.entry(line.sku).or_default() += line.quantity;
+        let total = merged.entry(line.sku).or_default();
+        *total = total
+            .checked_add(line.quantity)
+            .ok_or(InventoryError::QuantityOverflow)?;
     }
     Ok(merged
         .into_iter()

@@ -140,6 +140,20 @@ fn an_unknown_sku_is_refused() {
 }
 
 #[test]
+fn lines_of_one_sku_adding_up_past_the_largest_quantity_are_refused() {
+    let given = given_stock(&[("A", 5)]);
+    assert_eq!(
+        reserve(
+            &given.reservation,
+            &given.products,
+            "o1",
+            lines(&[("A", u64::MAX), ("A", 1)])
+        ),
+        Err(InventoryError::QuantityOverflow)
+    );
+}
+
+#[test]
 fn a_reservation_needs_lines_of_at_least_one_unit() {
     let given = given_stock(&[("A", 5)]);
     assert_eq!(

@@ -16,3 +16,6 @@ pub use notification::{
     Channel, DeliveryOutcome, DeliveryPolicy, Notification, NotificationCommand, NotificationEvent,
     NotificationRequest, NotificationStatus,
 };
+
+#[cfg(test)]
+mod properties;

@@ -13,3 +13,6 @@ pub use order::{
     CustomerStanding, Order, OrderCommand, OrderError, OrderEvent, OrderLine, OrderStatus,
     Placement,
 };
+
+#[cfg(test)]
+mod properties;

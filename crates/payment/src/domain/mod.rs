@@ -17,3 +17,6 @@ pub use payment::{
     AnswerStatus, AuthorizationPolicy, AuthorizationRequest, Payment, PaymentCommand, PaymentEvent,
     PaymentStatus, ProviderAnswer, PROVIDER_UNAVAILABLE,
 };
+
+#[cfg(test)]
+mod properties;

@@ -22,3 +22,6 @@ pub use email::{Email, MalformedEmail};
 pub use error::UserError;
 pub use registration::{EmailClaim, EmailClaimEvent, Registration};
 pub use user::{User, UserCommand, UserEvent, UserStatus};
+
+#[cfg(test)]
+mod properties;
