@@ -63,6 +63,20 @@ pub trait Projection: Send + Sync + 'static {
         version: u32,
         event: &FeedEvent,
     ) -> impl Future<Output = Result<(), ApplyError>> + Send;
+    /// Applies a whole page at once where the store allows it (one pipeline, one
+    /// transaction): a replay then costs a round trip or a commit per page, not per
+    /// event. `Ok(false)` when the projection has no such path (the default). On an
+    /// error the runner applies the page again event by event, retrying and parking as
+    /// usual; `apply` being idempotent, whatever part of the page the batch had
+    /// written is harmless.
+    fn apply_batch(
+        &self,
+        version: u32,
+        events: &[FeedEvent],
+    ) -> impl Future<Output = Result<bool, ApplyError>> + Send {
+        let _ = (version, events);
+        async { Ok(false) }
+    }
     /// Removes whatever `version` holds (before a rebuild into it, or after it was
     /// replaced).
     fn drop_version(&self, version: u32) -> impl Future<Output = Result<(), ApplyError>> + Send;
@@ -379,9 +393,7 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
                 self.lag(source, 0);
                 return Ok(applied);
             };
-            for event in &page.events {
-                self.apply_or_park(version, event).await?;
-            }
+            self.apply_page(version, &page.events).await?;
             self.book
                 .save_checkpoint(name, version, source, last)
                 .await?;
@@ -402,6 +414,28 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
         metrics::gauge!("projection_lag_events", "projection" => self.projection.name(),
             "source" => source.to_string())
         .set(remaining as f64);
+    }
+
+    /// Applies a page: as one batch when the projection can, else (or when the batch
+    /// failed) one event at a time.
+    async fn apply_page(&self, version: u32, events: &[FeedEvent]) -> Result<(), RunError> {
+        let name = self.projection.name();
+        match self.projection.apply_batch(version, events).await {
+            Ok(true) => {
+                metrics::counter!("projection_events_total", "projection" => name,
+                    "outcome" => "applied")
+                .increment(events.len() as u64);
+                return Ok(());
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::debug!(projection = name, %error, "page failed as a batch, applying it event by event");
+            }
+        }
+        for event in events {
+            self.apply_or_park(version, event).await?;
+        }
+        Ok(())
     }
 
     /// Applies one event, trying a refused one again before parking it.

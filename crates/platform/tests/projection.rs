@@ -1,13 +1,14 @@
 //! The projection runtime against a real store served as a feed over HTTP: catch-up
 //! from the checkpoint in commit order, parking of an event that keeps failing, a
 //! store outage that parks nothing, and a rebuild that becomes current and equals the
-//! live version. The read model is the test's own (a map per version), since what is
+//! live version; pages applied as batches, and a failed batch applied again event by
+//! event. The read model is the test's own (a map per version), since what is
 //! under test is the runner, not a read store.
 
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ struct StockCount {
     /// Cursor of the last event applied per version, for idempotence.
     applied: Mutex<HashMap<u32, Cursor>>,
     down: AtomicBool,
+    /// Whether pages go through `apply_batch`, and how many batches succeeded.
+    batching: AtomicBool,
+    batches: AtomicU64,
 }
 
 /// The model as the runner holds it, shared with the test.
@@ -62,6 +66,19 @@ impl Projection for Shared {
         let mut views = self.0.views.lock().unwrap_or_else(|e| e.into_inner());
         *views.entry(version).or_default().entry(sku).or_default() += quantity;
         Ok(())
+    }
+
+    /// The events in order, stopping at the first refusal: what a batch that fails
+    /// half-way leaves behind.
+    async fn apply_batch(&self, version: u32, events: &[FeedEvent]) -> Result<bool, ApplyError> {
+        if !self.0.batching.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        for event in events {
+            self.apply(version, event).await?;
+        }
+        self.0.batches.fetch_add(1, Ordering::SeqCst);
+        Ok(true)
     }
 
     async fn drop_version(&self, version: u32) -> Result<(), ApplyError> {
@@ -316,5 +333,46 @@ async fn a_rebuild_becomes_current_equal_to_the_live_version_and_drops_it() -> a
     append_atomically(&bench.pool, &[stock_added("Z", 1, 7)]).await?;
     bench.pass_until(1).await?;
     assert_eq!(bench.view(2).get("Z"), Some(&7));
+    bench.stop().await
+}
+
+#[tokio::test]
+async fn pages_applied_as_batches_apply_every_event_once() -> anyhow::Result<()> {
+    let bench = bench().await?;
+    bench.model.batching.store(true, Ordering::SeqCst);
+    for (i, sku) in ["A", "B", "A", "C", "A"].iter().enumerate() {
+        append_atomically(&bench.pool, &[stock_added(&format!("{sku}{i}"), 1, 2)]).await?;
+    }
+    bench.pass_until(5).await?;
+    assert_eq!(bench.view(1).values().sum::<i64>(), 10);
+    assert!(
+        bench.model.batches.load(Ordering::SeqCst) >= 3,
+        "pages of 2"
+    );
+    bench.stop().await
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_is_applied_again_event_by_event_parking_only_the_bad_event(
+) -> anyhow::Result<()> {
+    let bench = bench().await?;
+    bench.model.batching.store(true, Ordering::SeqCst);
+    append_atomically(&bench.pool, &[stock_added("A", 1, 2)]).await?;
+    append_atomically(&bench.pool, &[stock_added("BAD", 1, 5)]).await?;
+    append_atomically(&bench.pool, &[stock_added("B", 1, 3)]).await?;
+    bench.pass_until(3).await?;
+    assert_eq!(
+        bench.view(1),
+        BTreeMap::from([("A".into(), 2), ("B".into(), 3)]),
+        "A, applied by the failed batch and again on its own, counts once"
+    );
+    let parked = bench
+        .book
+        .parked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].1, "bad sku");
     bench.stop().await
 }

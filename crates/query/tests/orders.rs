@@ -164,3 +164,60 @@ async fn order_routes_serve_status_history_ranking_and_refuse_bad_parameters() {
     }
     fx.drop_all().await;
 }
+
+/// The Redis entries of a snapshot (the MongoDB collections left out).
+fn redis_only(
+    snapshot: std::collections::BTreeMap<String, Vec<String>>,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let collections: Vec<&str> = query::projector::View::ALL
+        .iter()
+        .flat_map(|v| v.collections().iter().copied())
+        .collect();
+    snapshot
+        .into_iter()
+        .filter(|(name, _)| !collections.contains(&name.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_applied_in_one_pipeline_leave_what_events_applied_one_by_one_leave() {
+    use platform::feed::FeedEvent;
+    use platform::store::Cursor;
+    use query::projector::View;
+
+    let fx = Fixture::new().await;
+    let events = orders();
+    fx.apply_all(&events).await;
+    let feed: Vec<FeedEvent> = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| FeedEvent {
+            cursor: Cursor {
+                tx_id: 1,
+                position: i as i64 + 1,
+            },
+            event: event.clone(),
+        })
+        .collect();
+    for view in [View::OrderStatus, View::BestSellers, View::RecentOrders] {
+        for page in feed.chunks(3) {
+            let batched = fx.projections.apply_redis_page(view, 2, page).await;
+            assert!(batched.expect("page applied"), "{view:?} takes pages");
+        }
+        // Applied again, as after a crash before the checkpoint: nothing moves.
+        let again = fx.projections.apply_redis_page(view, 2, &feed).await;
+        assert!(again.expect("page applied again"));
+    }
+    let one_by_one = redis_only(fx.snapshot(1).await);
+    assert!(one_by_one.contains_key("best_sellers"), "{one_by_one:?}");
+    support::assert_same(&redis_only(fx.snapshot(2).await), &one_by_one, "pipelined");
+    let mongo_view = fx
+        .projections
+        .apply_redis_page(View::OrderDetails, 2, &feed)
+        .await;
+    assert!(
+        !mongo_view.expect("no error"),
+        "a MongoDB view has no such path"
+    );
+    fx.drop_all().await;
+}

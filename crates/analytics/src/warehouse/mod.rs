@@ -16,9 +16,13 @@
 //!
 //! # Exactly once
 //!
-//! Each event is applied in one transaction that claims `(olap, version, event_id)` in
+//! Each event is applied in a transaction that claims `(olap, version, event_id)` in
 //! `applied_events` and writes its effect; a page applied again after a crash (before
-//! its checkpoint was saved) finds its events claimed and changes nothing.
+//! its checkpoint was saved) finds its events claimed and changes nothing. A whole page
+//! goes in one transaction ([`Projection::apply_batch`]): one commit per page instead
+//! of one per event is what makes a replay fast. If any event of it fails, the page
+//! rolls back whole and the runner applies it again event by event, so only the
+//! failing event is retried and parked.
 //!
 //! # Order between feeds
 //!
@@ -93,26 +97,50 @@ impl Warehouse {
             .map_err(|e| self.classify(version, e))
     }
 
-    /// Applies a fact and claims its event, in one transaction.
-    async fn apply_fact(
+    /// Applies facts in order and claims their events, in one transaction; an event
+    /// claimed before is passed over.
+    async fn apply_facts(
         &self,
         version: u32,
-        event: &FeedEvent,
-        fact: &Fact,
+        facts: &[(&FeedEvent, Fact)],
     ) -> Result<(), WriteError> {
         let schema = schema_name(version);
         let mut tx = self.pool.begin().await?;
-        if !claim(&mut tx, version, event.event.event_id).await? {
-            return Ok(());
+        for (event, fact) in facts {
+            if !claim(&mut tx, version, event.event.event_id).await? {
+                continue;
+            }
+            let applying = Applying {
+                event_id: event.event.event_id,
+                at: event.event.occurred_at,
+                schema: &schema,
+            };
+            write::write(&mut tx, applying, fact).await?;
         }
-        let applying = Applying {
-            event_id: event.event.event_id,
-            at: event.event.occurred_at,
-            schema: &schema,
-        };
-        write::write(&mut tx, applying, fact).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Writes `facts` into `version`, classifying what fails.
+    async fn write_facts(
+        &self,
+        version: u32,
+        facts: &[(&FeedEvent, Fact)],
+    ) -> Result<(), ApplyError> {
+        if facts.is_empty() {
+            return Ok(());
+        }
+        self.ensure(version)
+            .await
+            .map_err(|e| self.classify(version, e))?;
+        match self.apply_facts(version, facts).await {
+            Ok(()) => {
+                self.changed.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(WriteError::Refused(reason)) => Err(ApplyError::Refused(reason)),
+            Err(WriteError::Sql(err)) => Err(self.classify(version, err)),
+        }
     }
 
     /// Splits database errors: bad data is refused (parked after retries), anything
@@ -135,6 +163,20 @@ impl Warehouse {
             _ => ApplyError::Unavailable(err.to_string()),
         }
     }
+}
+
+/// The facts of `events`, in order (events the schema takes nothing from left out); an
+/// event that cannot be decoded refuses them all.
+fn decode_all(events: &[FeedEvent]) -> Result<Vec<(&FeedEvent, Fact)>, ApplyError> {
+    let mut facts = Vec::with_capacity(events.len());
+    for event in events {
+        match events::decode(&event.event) {
+            Ok(Some(fact)) => facts.push((event, fact)),
+            Ok(None) => {}
+            Err(err) => return Err(ApplyError::Refused(err.to_string())),
+        }
+    }
+    Ok(facts)
 }
 
 /// Claims the event for `version` in the inbox; `false` when it was applied before.
@@ -165,22 +207,13 @@ impl Projection for Warehouse {
     }
 
     async fn apply(&self, version: u32, event: &FeedEvent) -> Result<(), ApplyError> {
-        let fact = match events::decode(&event.event) {
-            Ok(Some(fact)) => fact,
-            Ok(None) => return Ok(()),
-            Err(err) => return Err(ApplyError::Refused(err.to_string())),
-        };
-        self.ensure(version)
+        self.write_facts(version, &decode_all(std::slice::from_ref(event))?)
             .await
-            .map_err(|e| self.classify(version, e))?;
-        match self.apply_fact(version, event, &fact).await {
-            Ok(()) => {
-                self.changed.store(true, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(WriteError::Refused(reason)) => Err(ApplyError::Refused(reason)),
-            Err(WriteError::Sql(err)) => Err(self.classify(version, err)),
-        }
+    }
+
+    async fn apply_batch(&self, version: u32, events: &[FeedEvent]) -> Result<bool, ApplyError> {
+        self.write_facts(version, &decode_all(events)?).await?;
+        Ok(true)
     }
 
     async fn drop_version(&self, version: u32) -> Result<(), ApplyError> {

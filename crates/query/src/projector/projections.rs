@@ -14,6 +14,7 @@ use super::events::{
 };
 use super::guard::{either, Applying};
 use super::redis::StockLevels;
+use super::redis_orders::ScriptCall;
 use super::view::View;
 use super::{activity, categories, indexes, mongo, notifications, payments, redis_orders, users};
 use crate::store::{ReadStore, PRODUCT_LIST, STOCK_LEVELS, USER_PROFILE};
@@ -160,25 +161,17 @@ impl Projections {
         order: &OrderEvent,
     ) -> Result<Option<Outcome>, ProjectionError> {
         let (store, version, envelope) = (&self.store, event.version, event.envelope);
-        let order_id = order.order_id();
         let outcome = match view {
             View::OrderDetails | View::OrderHistory => {
                 let orders = event.collection(view.name());
                 mongo::apply_order(&orders, envelope, order).await?
             }
-            View::OrderStatus => {
-                let key = store.order_status_key(version, order_id);
-                redis_orders::apply_status(&store.redis, &key, envelope, order).await?
+            View::OrderStatus | View::BestSellers | View::RecentOrders => {
+                let Some(call) = self.order_call(view, version, envelope, order) else {
+                    return Ok(None);
+                };
+                call.run(&store.redis).await?
             }
-            View::BestSellers => {
-                let keys = (
-                    store.best_sellers_key(version),
-                    store.best_sellers_order_key(version, order_id),
-                );
-                redis_orders::apply_best_sellers(&store.redis, (&keys.0, &keys.1), envelope, order)
-                    .await?
-            }
-            View::RecentOrders => return self.recent(event, order).await,
             View::UserSummary => users::apply_order(event, order).await?,
             View::UserActivity => activity::apply_order(event, order).await?,
             _ => return Ok(None),
@@ -186,19 +179,62 @@ impl Projections {
         Ok(Some(outcome))
     }
 
-    async fn recent(
+    /// The script call of a view kept in Redis alone for `order`; `None` when the view
+    /// takes no such event, or is not one of them.
+    fn order_call(
         &self,
-        event: &Applying<'_>,
+        view: View,
+        version: u32,
+        envelope: &EventEnvelope,
         order: &OrderEvent,
-    ) -> Result<Option<Outcome>, ProjectionError> {
-        let OrderEvent::OrderPlaced(placed) = order else {
-            return Ok(None);
-        };
-        let key = self
-            .store
-            .recent_orders_key(event.version, &placed.customer_id);
-        let redis = &self.store.redis;
-        Ok(redis_orders::apply_recent(redis, &key, event.envelope, order).await?)
+    ) -> Option<ScriptCall> {
+        let (store, order_id) = (&self.store, order.order_id());
+        match (view, order) {
+            (View::OrderStatus, _) => {
+                let key = store.order_status_key(version, order_id);
+                Some(redis_orders::status_call(&key, envelope, order))
+            }
+            (View::BestSellers, _) => {
+                let ranking = store.best_sellers_key(version);
+                let memo = store.best_sellers_order_key(version, order_id);
+                Some(redis_orders::best_sellers_call(
+                    (&ranking, &memo),
+                    envelope,
+                    order,
+                ))
+            }
+            (View::RecentOrders, OrderEvent::OrderPlaced(placed)) => {
+                let key = store.recent_orders_key(version, &placed.customer_id);
+                redis_orders::recent_call(&key, envelope, order)
+            }
+            _ => None,
+        }
+    }
+
+    /// Applies a page to a view kept in Redis alone, in one pipeline (a replay then
+    /// costs a round trip per page); `Ok(false)` for the other views.
+    pub async fn apply_redis_page(
+        &self,
+        view: View,
+        version: u32,
+        events: &[FeedEvent],
+    ) -> Result<bool, ProjectionError> {
+        if !matches!(
+            view,
+            View::OrderStatus | View::BestSellers | View::RecentOrders
+        ) {
+            return Ok(false);
+        }
+        let mut calls = Vec::with_capacity(events.len());
+        for event in events {
+            if let ProjectedEvent::Order(order) = decode(&event.event)? {
+                calls.extend(self.order_call(view, version, &event.event, &order));
+            }
+        }
+        if !calls.is_empty() {
+            redis_orders::run_pipelined(&self.store.redis, &calls).await?;
+        }
+        Ok(true)
     }
 
     /// Removes `version` of `view`: its collections and its Redis keys. A version newer
@@ -280,6 +316,13 @@ impl Projection for ViewProjection {
                 "event already in the view");
         }
         Ok(())
+    }
+
+    async fn apply_batch(&self, version: u32, events: &[FeedEvent]) -> Result<bool, ApplyError> {
+        Ok(self
+            .projections
+            .apply_redis_page(self.view, version, events)
+            .await?)
     }
 
     async fn drop_version(&self, version: u32) -> Result<(), ApplyError> {

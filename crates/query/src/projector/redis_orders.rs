@@ -103,28 +103,76 @@ fn outcome(applied: i64) -> Outcome {
     }
 }
 
-/// Applies an order event to the hash at `key` of `order_status`.
-pub async fn apply_status(
+/// One run of a view's script for one event: run alone ([`ScriptCall::run`]) or with
+/// the rest of a page in one pipeline ([`run_pipelined`]).
+pub struct ScriptCall {
+    script: &'static Script,
+    command: redis::Cmd,
+}
+
+impl ScriptCall {
+    fn new(script: &'static Script, keys: &[&str]) -> Self {
+        let mut command = redis::cmd("EVALSHA");
+        command.arg(script.get_hash()).arg(keys.len()).arg(keys);
+        Self { script, command }
+    }
+
+    fn arg(mut self, arg: impl redis::ToRedisArgs) -> Self {
+        self.command.arg(arg);
+        self
+    }
+
+    /// Runs the script, loading it first if Redis lost it (a restart, `SCRIPT FLUSH`).
+    pub async fn run(&self, redis: &ConnectionManager) -> Result<Outcome, redis::RedisError> {
+        let mut redis = redis.clone();
+        let applied = match self.command.query_async::<i64>(&mut redis).await {
+            Err(err)
+                if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                self.script.prepare_invoke().load_async(&mut redis).await?;
+                self.command.query_async::<i64>(&mut redis).await?
+            }
+            other => other?,
+        };
+        Ok(outcome(applied))
+    }
+}
+
+/// Runs `calls` in order in one round trip, after loading their scripts (idempotent,
+/// and it spares a `NOSCRIPT` halfway through the page). An error from any call fails
+/// the whole: the calls before it took effect, which idempotent scripts make harmless
+/// when the page is applied again.
+pub async fn run_pipelined(
     redis: &ConnectionManager,
-    key: &str,
-    envelope: &EventEnvelope,
-    order: &OrderEvent,
-) -> Result<Outcome, redis::RedisError> {
+    calls: &[ScriptCall],
+) -> Result<(), redis::RedisError> {
+    let mut redis = redis.clone();
+    let mut loaded: Vec<&str> = Vec::new();
+    for call in calls {
+        if !loaded.contains(&call.script.get_hash()) {
+            call.script.prepare_invoke().load_async(&mut redis).await?;
+            loaded.push(call.script.get_hash());
+        }
+    }
+    let mut pipeline = redis::pipe();
+    for call in calls {
+        pipeline.add_command(call.command.clone()).ignore();
+    }
+    pipeline.query_async::<()>(&mut redis).await
+}
+
+/// The `order_status` call for an order event on the hash at `key`.
+pub fn status_call(key: &str, envelope: &EventEnvelope, order: &OrderEvent) -> ScriptCall {
     let customer = match order {
         OrderEvent::OrderPlaced(placed) => placed.customer_id.as_str(),
         _ => "",
     };
-    let mut redis = redis.clone();
-    let applied: i64 = ORDER_STATUS
-        .key(key)
+    ScriptCall::new(&ORDER_STATUS, &[key])
         .arg(envelope.sequence)
         .arg(order.order_id())
         .arg(order.status())
         .arg(customer)
         .arg(envelope.occurred_at.timestamp_millis())
-        .invoke_async(&mut redis)
-        .await?;
-    Ok(outcome(applied))
 }
 
 /// The lines as the memo keeps them: `[[sku, quantity], ...]`.
@@ -133,49 +181,34 @@ fn encode_lines(lines: &[OrderLine]) -> String {
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_string())
 }
 
-/// Applies an order event to the ranking at `ranking`, with the order's memo at `memo`.
-pub async fn apply_best_sellers(
-    redis: &ConnectionManager,
+/// The `best_sellers` call for an order event: the ranking at `ranking`, the order's
+/// memo at `memo`.
+pub fn best_sellers_call(
     (ranking, memo): (&str, &str),
     envelope: &EventEnvelope,
     order: &OrderEvent,
-) -> Result<Outcome, redis::RedisError> {
+) -> ScriptCall {
     let lines = match order {
         OrderEvent::OrderPlaced(placed) => encode_lines(&placed.lines),
         _ => String::new(),
     };
-    let mut redis = redis.clone();
-    let applied: i64 = BEST_SELLERS
-        .key(ranking)
-        .key(memo)
+    ScriptCall::new(&BEST_SELLERS, &[ranking, memo])
         .arg(envelope.sequence)
         .arg(order.status())
         .arg(lines)
-        .invoke_async(&mut redis)
-        .await?;
-    Ok(outcome(applied))
 }
 
-/// Adds a placed order to its customer's recent orders at `key`; `None` for the other
-/// order events, which this view does not take.
-pub async fn apply_recent(
-    redis: &ConnectionManager,
-    key: &str,
-    envelope: &EventEnvelope,
-    order: &OrderEvent,
-) -> Result<Option<Outcome>, redis::RedisError> {
+/// The `recent_orders` call adding a placed order to its customer's set at `key`;
+/// `None` for the other order events, which this view does not take.
+pub fn recent_call(key: &str, envelope: &EventEnvelope, order: &OrderEvent) -> Option<ScriptCall> {
     let OrderEvent::OrderPlaced(placed) = order else {
-        return Ok(None);
+        return None;
     };
-    let mut redis = redis.clone();
-    let added: i64 = RECENT_ORDERS
-        .key(key)
+    let call = ScriptCall::new(&RECENT_ORDERS, &[key])
         .arg(&placed.order_id)
         .arg(envelope.occurred_at.timestamp_millis())
-        .arg(RECENT_ORDERS_CAP)
-        .invoke_async(&mut redis)
-        .await?;
-    Ok(Some(outcome(added)))
+        .arg(RECENT_ORDERS_CAP);
+    Some(call)
 }
 
 #[cfg(test)]
