@@ -16,6 +16,27 @@ pub const EVENTS_EXCHANGE: &str = "events";
 pub const COMMANDS_EXCHANGE: &str = "commands";
 pub const DEAD_LETTER_EXCHANGE: &str = "dead-letter";
 
+/// How long one connection attempt, or one session's set-up, may take. A broker whose
+/// node is stopping or starting (`rabbitmqctl stop_app` / `start_app`) can accept the
+/// TCP connection and never answer the AMQP handshake: without a bound, the session
+/// waits forever and its consumer never comes back.
+pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs one set-up step (connecting, declaring, subscribing) within [`SETUP_TIMEOUT`];
+/// a step that takes longer fails like a lost connection, to be retried.
+pub async fn bounded<T, E: From<lapin::Error>>(
+    step: &str,
+    future: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    match tokio::time::timeout(SETUP_TIMEOUT, future).await {
+        Ok(result) => result,
+        Err(_) => Err(E::from(lapin::Error::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("{step}: the broker did not answer within {SETUP_TIMEOUT:?}"),
+        )))),
+    }
+}
+
 /// Connects, retrying with back-off until `attempts` are used up, so a service that
 /// starts before its broker waits for it instead of crashing.
 pub async fn connect(url: &str, name: &str, attempts: u32) -> Result<Connection, lapin::Error> {
@@ -23,7 +44,7 @@ pub async fn connect(url: &str, name: &str, attempts: u32) -> Result<Connection,
     let mut attempt = 1;
     loop {
         let properties = ConnectionProperties::default().with_connection_name(name.into());
-        match Connection::connect(url, properties).await {
+        match bounded("connecting", Connection::connect(url, properties)).await {
             Ok(connection) => return Ok(connection),
             Err(err) if attempt < attempts => {
                 tracing::warn!(error = %err, attempt, "broker not reachable, retrying");

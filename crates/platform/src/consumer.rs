@@ -147,7 +147,8 @@ impl<H: DeliveryHandler> QueueConsumer<H> {
             () = &mut *shutdown => return Ok(Stopped::Shutdown),
             connection = broker::connect(amqp_url, queue, 5) => connection?,
         };
-        let (channel, mut deliveries) = self.subscribe(&connection).await?;
+        let (channel, mut deliveries) =
+            broker::bounded("subscribing", self.subscribe(&connection)).await?;
         self.connected.store(true, Ordering::Relaxed);
         tracing::info!(%queue, "consuming");
         let stopped = loop {

@@ -73,7 +73,8 @@ impl Relay {
         let _leadership = self.lead().await?;
         let name = format!("{}-relay", self.service);
         let connection = broker::connect(amqp_url, &name, 5).await?;
-        let channel = self.open_channel(&connection).await?;
+        let channel =
+            broker::bounded("opening the channel", self.open_channel(&connection)).await?;
         loop {
             let published = self.publish_next_batch(&channel).await?;
             if published == 0 {

@@ -71,11 +71,15 @@ impl Dispatcher {
 
     async fn session(&self, amqp_url: &str, stop: &CancellationToken) -> Result<(), DispatchError> {
         let connection = broker::connect(amqp_url, "saga-dispatcher", 5).await?;
-        let channel = connection.create_channel().await?;
-        broker::declare_exchanges(&channel).await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+        let channel = broker::bounded("opening the channel", async {
+            let channel = connection.create_channel().await?;
+            broker::declare_exchanges(&channel).await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            Ok::<_, lapin::Error>(channel)
+        })
+        .await?;
         while !stop.is_cancelled() {
             let published = self.publish_batch(&channel).await?;
             if published == 0 {
