@@ -23,7 +23,7 @@ impl TestStack {
     /// The provider simulator and the NATS bridge, without the payment service.
     pub async fn start_payment_gateway(&mut self) -> anyhow::Result<()> {
         let nats = NatsSettings {
-            url: NATS_URL.into(),
+            url: self.servers.nats_url.clone(),
             stream: format!("E2E_{}", self.id.to_uppercase()),
             subject_prefix: format!("e2e{}", self.id),
         };
