@@ -184,6 +184,19 @@ impl TestStack {
         Ok(())
     }
 
+    /// More inventory services on the same database and vhost: competing consumers of
+    /// `inventory.commands`, so commands on one product race each other for real.
+    pub async fn start_inventory_replicas(&mut self, count: usize) -> anyhow::Result<()> {
+        for _ in 0..count {
+            let replica =
+                inventory::build(self.service_settings(&self.inventory_database_url)).await?;
+            let port = replica.port();
+            self.spawn(replica.run_until(self.shutdown.clone().cancelled_owned()));
+            self.healthy(port).await?;
+        }
+        Ok(())
+    }
+
     /// The notification service, delivering to [`Self::notification_outbox_file`].
     async fn start_notification(&mut self) -> anyhow::Result<()> {
         let dispatcher = notification::DispatcherSettings {

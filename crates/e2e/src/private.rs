@@ -69,7 +69,10 @@ impl PrivateRabbit {
         let dir = scratch_dir(&format!("faults_rabbit_{id}"))?;
         // A config of its own: the system one pins the listener to 5672.
         let config = dir.join("rabbitmq.conf");
-        std::fs::write(&config, format!("listeners.tcp.default = 127.0.0.1:{port}\n"))?;
+        std::fs::write(
+            &config,
+            format!("listeners.tcp.default = 127.0.0.1:{port}\n"),
+        )?;
         let plugins = dir.join("enabled_plugins");
         std::fs::write(&plugins, "[].\n")?;
         let log = std::fs::File::create(dir.join("server.out"))?;
@@ -131,7 +134,9 @@ impl PrivateRabbit {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        last.and(Err(anyhow::anyhow!("private RabbitMQ did not listen again")))
+        last.and(Err(anyhow::anyhow!(
+            "private RabbitMQ did not listen again"
+        )))
     }
 }
 
@@ -181,7 +186,14 @@ impl PrivateNats {
     /// Starts the server (again) and waits for its port.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         let server = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -189,7 +201,10 @@ impl PrivateNats {
             .spawn()?;
         self.server = Some(server);
         let port = self.port;
-        wait_until("private NATS up", Duration::from_secs(20), || port_open(port)).await
+        wait_until("private NATS up", Duration::from_secs(20), || {
+            port_open(port)
+        })
+        .await
     }
 }
 
@@ -217,7 +232,10 @@ impl PrivateRedis {
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()?;
-        wait_until("private Redis up", Duration::from_secs(20), || port_open(port)).await?;
+        wait_until("private Redis up", Duration::from_secs(20), || {
+            port_open(port)
+        })
+        .await?;
         Ok(Self {
             port,
             _server: server,
