@@ -9,9 +9,10 @@ use e2e::{Servers, TestStack, ADMIN_DATABASE_URL};
 
 use crate::stream::{check, every_order_ends, rebuild, Fixture};
 
-/// Orders per test, and the pace: 40 orders over some 5 s.
-const ORDERS: usize = 40;
-const EVERY: Duration = Duration::from_millis(125);
+/// Orders per test, and the pace: 24 orders over some 4 s (the rebuild afterwards
+/// replays every one of them into nine views, the longest part of a test).
+const ORDERS: usize = 24;
+const EVERY: Duration = Duration::from_millis(160);
 
 #[tokio::test]
 async fn a_rabbitmq_node_stopped_and_started_mid_stream_loses_no_order() -> anyhow::Result<()> {

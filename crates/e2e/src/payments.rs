@@ -53,6 +53,12 @@ impl TestStack {
         Ok(())
     }
 
+    /// The JetStream stream and subject prefix of this stack, once the payment gateway
+    /// started: for a provider or bridge run as a child process beside it.
+    pub fn nats_settings(&self) -> Option<&NatsSettings> {
+        self.nats.as_ref()
+    }
+
     /// Creates the payment service's database (once) and returns its URL.
     pub async fn payment_database(&mut self) -> anyhow::Result<String> {
         let name = format!("e2e_payment_{}", self.id);
