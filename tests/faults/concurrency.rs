@@ -1,7 +1,9 @@
 //! Commands racing on one aggregate: three inventory services consume the same command
 //! queue while four publishers send stock additions and reservations for one product.
 //! Each command must be applied exactly once (the optimistic-concurrency conflicts
-//! retried, none lost, none doubled): the product's levels add up to what was accepted.
+//! retried, none lost, none doubled): the product's stream holds one event per command
+//! and its levels in the read model add up to what was accepted. (No payment service
+//! runs here, so the all-views rebuild of the other fault tests has a feed missing.)
 
 use e2e::TestStack;
 use platform::command_bus::ReplyStatus;
@@ -105,6 +107,6 @@ async fn concurrent_commands_on_one_product_are_each_applied_exactly_once() -> a
         "faults: concurrent commands: {commands} commands on one product from {PUBLISHERS} \
          publishers to 3 consumers, {retried} conflicts retried (counted in this process)"
     );
-    crate::stream::read_models_equal_a_rebuild(&stack).await?;
+    anyhow::ensure!(retried > 0, "no conflict happened: the race was not run");
     stack.stop().await
 }
