@@ -25,15 +25,25 @@ fi
 
 bash "$REPO/scripts/stack-up.sh"
 
-# The e2e kill tests run the saga and the payment service as child processes (to SIGKILL
-# them); built here, a test finds them up to date instead of compiling them mid-run.
-say build "cargo build --bins -p saga -p payment"
-cargo build --bins -p saga -p payment
+# The kill tests run service binaries as child processes (to SIGKILL them): built here,
+# a test finds them up to date instead of compiling them mid-run.
+SERVICE_PACKAGES=(-p saga -p payment -p inventory -p order -p user -p notification -p provider -p bridge)
+say build "cargo build --bins ${SERVICE_PACKAGES[*]}"
+cargo build --bins "${SERVICE_PACKAGES[@]}"
 
+# The fault-injection suite (tests/faults) restarts servers and loads the machine: it
+# runs after the rest of the suite, alone, and a failure of either run fails the script.
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-    say test "cargo nextest run --workspace --profile ${NEXTEST_PROFILE:-ci}"
-    exec cargo nextest run --workspace --profile "${NEXTEST_PROFILE:-ci}" "$@"
+    profile=${NEXTEST_PROFILE:-ci}
+    say test "cargo nextest run --workspace --profile $profile -E 'not binary(faults)'"
+    cargo nextest run --workspace --profile "$profile" -E 'not binary(faults)' "$@" || status=$?
+    say test "cargo nextest run --profile $profile -p e2e --test faults"
+    cargo nextest run --profile "$profile" -p e2e --test faults "$@" || status=$?
 else
-    say test "cargo test --workspace (cargo-nextest not installed)"
-    exec cargo test --workspace "$@"
+    say test "cargo test --workspace (cargo-nextest not installed), faults after the rest"
+    cargo test --workspace --exclude e2e "$@" || status=$?
+    RUST_TEST_THREADS=1 cargo test -p e2e --lib --test e2e "$@" || status=$?
+    RUST_TEST_THREADS=1 cargo test -p e2e --test faults "$@" || status=$?
 fi
+exit "$status"

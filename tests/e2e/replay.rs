@@ -9,8 +9,6 @@ use std::sync::Arc;
 
 use cli::args::ReplayArgs;
 use e2e::TestStack;
-use futures::TryStreamExt;
-use mongodb::bson::{doc, Document};
 use query::projector::View;
 use serde_json::json;
 
@@ -18,80 +16,6 @@ use crate::support::{
     assert_accepted, order_becomes, place_order, product_in_stock, registered_customer, sku,
     stock_becomes,
 };
-
-/// Everything `version` of every query-service view holds: each MongoDB collection
-/// (the views' and their memos'), and each view's Redis keys as `redis:<view>`.
-async fn snapshot(
-    stack: &TestStack,
-    version: u32,
-) -> anyhow::Result<BTreeMap<String, Vec<Document>>> {
-    let client = mongodb::Client::with_uri_str(e2e::MONGODB_URL).await?;
-    let db = client.database(&stack.mongodb_database);
-    let mut views = BTreeMap::new();
-    for view in View::ALL {
-        for name in view.collections() {
-            let collection = db.collection::<Document>(&format!("{name}_v{version}"));
-            let docs: Vec<Document> = collection
-                .find(doc! {})
-                .sort(doc! {"_id": 1})
-                .await?
-                .try_collect()
-                .await?;
-            views.insert(name.to_string(), docs);
-        }
-        if view.in_redis() {
-            let keys = redis_snapshot(stack, version, view).await?;
-            views.insert(format!("redis:{}", view.name()), keys);
-        }
-    }
-    Ok(views)
-}
-
-/// Each Redis key of `version` of `view`, with its hash fields or sorted-set members.
-async fn redis_snapshot(
-    stack: &TestStack,
-    version: u32,
-    view: View,
-) -> anyhow::Result<Vec<Document>> {
-    let redis = redis::Client::open(e2e::REDIS_URL)?;
-    let mut redis = redis.get_multiplexed_async_connection().await?;
-    let stem = if view == View::StockLevels {
-        "stock"
-    } else {
-        view.name()
-    };
-    let prefix = format!("{}v{version}:", stack.redis_key_prefix);
-    let mut keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}{stem}*"))
-        .query_async(&mut redis)
-        .await?;
-    keys.sort();
-    let mut values = Vec::new();
-    for key in keys {
-        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut redis).await?;
-        let mut fields: Vec<String> = if kind == "zset" {
-            redis::cmd("ZRANGE")
-                .arg(&key)
-                .arg(0)
-                .arg(-1)
-                .arg("WITHSCORES")
-                .query_async(&mut redis)
-                .await?
-        } else {
-            redis::cmd("HGETALL")
-                .arg(&key)
-                .query_async(&mut redis)
-                .await?
-        };
-        if kind != "zset" {
-            fields = fields.chunks(2).map(|pair| pair.join("=")).collect();
-            fields.sort();
-        }
-        let id = key.trim_start_matches(&prefix).to_string();
-        values.push(doc! {"_id": id, "fields": format!("{fields:?}")});
-    }
-    Ok(values)
-}
 
 /// Confirms the order, has its payment authorized and a notification sent, so every
 /// view holds something; waits until the views show all of it.
@@ -181,7 +105,7 @@ async fn every_projection_is_rebuilt_under_queries_and_equals_the_live_one() -> 
     assert_accepted(&stack.send("inventory.ReserveStock", reserve).await?);
     every_view_fed(&stack, &order_id, &customer).await?;
     stock_becomes(&stack, &skus[0], 18, 2, 0).await?;
-    let live = snapshot(&stack, 1).await?;
+    let live = stack.view_snapshot(1).await?;
     assert!(
         live.values().all(|docs| !docs.is_empty()),
         "every view has documents: {live:?}"
@@ -231,11 +155,11 @@ async fn every_projection_is_rebuilt_under_queries_and_equals_the_live_one() -> 
         .collect();
     assert_eq!(versions, [2; View::ALL.len()], "{projections}");
     assert_eq!(
-        snapshot(&stack, 2).await?,
+        stack.view_snapshot(2).await?,
         live,
         "the rebuilt views differ from the live ones"
     );
-    let dropped = snapshot(&stack, 1).await?;
+    let dropped = stack.view_snapshot(1).await?;
     assert!(
         dropped.values().all(Vec::is_empty),
         "the old versions are dropped: {dropped:?}"

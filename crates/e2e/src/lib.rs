@@ -9,10 +9,12 @@
 pub mod analytics;
 pub mod invariants;
 pub mod payments;
+pub mod private;
 mod raw;
 pub mod saga;
 pub mod servers;
 mod tap;
+pub mod views;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -27,7 +29,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use servers::{ADMIN_DATABASE_URL, MONGODB_URL, REDIS_URL};
+pub use servers::{Servers, ADMIN_DATABASE_URL, MONGODB_URL, REDIS_URL};
 pub use tap::EventTap;
 
 /// The whole platform, running for one test.
@@ -53,6 +55,8 @@ pub struct TestStack {
     pub analytics_url: String,
     nats: Option<platform::nats::NatsSettings>,
     pub redis_key_prefix: String,
+    /// The broker, NATS and Redis this stack runs against.
+    pub servers: Servers,
     /// Each started write-side service and the base URL of its feed (`GET /events`).
     pub feed_urls: Vec<(String, String)>,
     /// The feeds the query service's runners read: a service started after it (payment,
@@ -65,10 +69,24 @@ pub struct TestStack {
 }
 
 impl TestStack {
-    /// Creates the isolated resources and starts every service.
+    /// Creates the isolated resources and starts every service, on the shared servers.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(Servers::default()).await
+    }
+
+    /// Like [`Self::start`], against `servers`.
+    pub async fn start_with(servers: Servers) -> anyhow::Result<Self> {
+        let mut stack = Self::prepare(servers).await?;
+        stack.start_write_side().await?;
+        stack.start_notification().await?;
+        stack.start_query().await?;
+        Ok(stack)
+    }
+
+    /// Creates the isolated resources, starting no service.
+    pub async fn prepare(servers: Servers) -> anyhow::Result<Self> {
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
-        let amqp_url = servers::create_vhost(&format!("e2e_{id}")).await?;
+        let amqp_url = servers.create_vhost(&format!("e2e_{id}")).await?;
         let inventory_database_url =
             servers::create_database(&format!("e2e_inventory_{id}")).await?;
         let order_database_url = servers::create_database(&format!("e2e_order_{id}")).await?;
@@ -79,7 +97,7 @@ impl TestStack {
             .join(format!("e2e_{id}"))
             .join("notifications.jsonl");
         let shutdown = CancellationToken::new();
-        let mut stack = Self {
+        Ok(Self {
             query_url: String::new(),
             mongodb_database: format!("e2e_{id}"),
             redis_key_prefix: format!("e2e:{id}:"),
@@ -103,12 +121,9 @@ impl TestStack {
             user_database_url,
             notification_database_url,
             notification_outbox_file,
+            servers,
             shutdown,
-        };
-        stack.start_write_side().await?;
-        stack.start_notification().await?;
-        stack.start_query().await?;
-        Ok(stack)
+        })
     }
 
     /// Records the feed of `service`, served on `port`.
@@ -169,6 +184,19 @@ impl TestStack {
         Ok(())
     }
 
+    /// More inventory services on the same database and vhost: competing consumers of
+    /// `inventory.commands`, so commands on one product race each other for real.
+    pub async fn start_inventory_replicas(&mut self, count: usize) -> anyhow::Result<()> {
+        for _ in 0..count {
+            let replica =
+                inventory::build(self.service_settings(&self.inventory_database_url)).await?;
+            let port = replica.port();
+            self.spawn(replica.run_until(self.shutdown.clone().cancelled_owned()));
+            self.healthy(port).await?;
+        }
+        Ok(())
+    }
+
     /// The notification service, delivering to [`Self::notification_outbox_file`].
     async fn start_notification(&mut self) -> anyhow::Result<()> {
         let dispatcher = notification::DispatcherSettings {
@@ -207,7 +235,7 @@ impl TestStack {
             http_addr: "127.0.0.1:0".into(),
             mongodb_url: MONGODB_URL.into(),
             mongodb_database: self.mongodb_database.clone(),
-            redis_url: REDIS_URL.into(),
+            redis_url: self.servers.redis_url.clone(),
             redis_key_prefix: self.redis_key_prefix.clone(),
             prefetch: 64,
             broker: self.broker(),
@@ -330,6 +358,6 @@ impl TestStack {
             let _ = std::fs::remove_dir_all(outbox);
         }
         servers::drop_mongodb_database(&self.mongodb_database).await?;
-        servers::delete_vhost(&format!("e2e_{}", self.id)).await
+        self.servers.delete_vhost(&format!("e2e_{}", self.id)).await
     }
 }

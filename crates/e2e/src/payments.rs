@@ -23,7 +23,7 @@ impl TestStack {
     /// The provider simulator and the NATS bridge, without the payment service.
     pub async fn start_payment_gateway(&mut self) -> anyhow::Result<()> {
         let nats = NatsSettings {
-            url: NATS_URL.into(),
+            url: self.servers.nats_url.clone(),
             stream: format!("E2E_{}", self.id.to_uppercase()),
             subject_prefix: format!("e2e{}", self.id),
         };
@@ -51,6 +51,12 @@ impl TestStack {
             self.healthy(port).await?;
         }
         Ok(())
+    }
+
+    /// The JetStream stream and subject prefix of this stack, once the payment gateway
+    /// started: for a provider or bridge run as a child process beside it.
+    pub fn nats_settings(&self) -> Option<&NatsSettings> {
+        self.nats.as_ref()
     }
 
     /// Creates the payment service's database (once) and returns its URL.

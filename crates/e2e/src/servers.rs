@@ -1,5 +1,9 @@
 //! Isolated resources on the real servers: PostgreSQL databases, RabbitMQ vhosts,
 //! MongoDB databases. Each test creates its own and removes them at the end.
+//!
+//! [`Servers`] says which RabbitMQ, NATS and Redis a stack uses: the shared ones on
+//! loopback by default, or private ones (see [`crate::private`]) that a fault test may
+//! restart or flush without disturbing the tests running beside it.
 
 use tokio::process::Command;
 
@@ -7,6 +11,56 @@ use tokio::process::Command;
 pub const ADMIN_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const MONGODB_URL: &str = "mongodb://127.0.0.1:27017";
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// The broker, NATS and Redis a [`crate::TestStack`] runs against.
+#[derive(Debug, Clone)]
+pub struct Servers {
+    /// The AMQP port on loopback.
+    pub amqp_port: u16,
+    /// The RabbitMQ node `rabbitmqctl -n` talks to; `None` for the default node.
+    pub rabbitmq_node: Option<String>,
+    pub nats_url: String,
+    pub redis_url: String,
+}
+
+impl Default for Servers {
+    /// The shared servers on loopback.
+    fn default() -> Self {
+        Self {
+            amqp_port: 5672,
+            rabbitmq_node: None,
+            nats_url: crate::payments::NATS_URL.into(),
+            redis_url: REDIS_URL.into(),
+        }
+    }
+}
+
+impl Servers {
+    /// `rabbitmqctl` on this stack's node.
+    pub async fn rabbitmqctl(&self, args: &[&str]) -> anyhow::Result<()> {
+        let mut full: Vec<&str> = Vec::new();
+        if let Some(node) = &self.rabbitmq_node {
+            full.extend(["-n", node.as_str()]);
+        }
+        full.extend_from_slice(args);
+        rabbitmqctl(&full).await
+    }
+
+    /// Creates a vhost that guest may use; returns the AMQP URL of it.
+    pub async fn create_vhost(&self, name: &str) -> anyhow::Result<String> {
+        self.rabbitmqctl(&["add_vhost", name]).await?;
+        self.rabbitmqctl(&["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
+            .await?;
+        Ok(format!(
+            "amqp://guest:guest@127.0.0.1:{}/{name}",
+            self.amqp_port
+        ))
+    }
+
+    pub async fn delete_vhost(&self, name: &str) -> anyhow::Result<()> {
+        self.rabbitmqctl(&["delete_vhost", name]).await
+    }
+}
 
 fn server_url(database: &str) -> String {
     format!("postgres://postgres@127.0.0.1:5432/{database}")
@@ -39,17 +93,6 @@ async fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
         String::from_utf8_lossy(&output.stderr)
     );
     Ok(())
-}
-
-/// Creates a vhost that guest may use; returns the AMQP URL of it.
-pub async fn create_vhost(name: &str) -> anyhow::Result<String> {
-    rabbitmqctl(&["add_vhost", name]).await?;
-    rabbitmqctl(&["set_permissions", "-p", name, "guest", ".*", ".*", ".*"]).await?;
-    Ok(format!("amqp://guest:guest@127.0.0.1:5672/{name}"))
-}
-
-pub async fn delete_vhost(name: &str) -> anyhow::Result<()> {
-    rabbitmqctl(&["delete_vhost", name]).await
 }
 
 pub async fn drop_mongodb_database(name: &str) -> anyhow::Result<()> {

@@ -1,0 +1,103 @@
+//! SIGKILL: each service binary (inventory, order, user, notification, payment, the
+//! provider simulator and the NATS bridge) runs as a child process beside the stack's
+//! in-process instance, consuming the same queues and writing the same database, and is
+//! killed mid-stream and started again, one after another. Whatever the killed process
+//! held (prefetched deliveries, an open transaction, an unconfirmed relay batch) must
+//! be redelivered or redone exactly once. (The saga and the payment service killed as
+//! the only instance are in the e2e suite's `sagas.rs`.)
+
+use std::time::Duration;
+
+use e2e::saga::{free_port, ServiceProcess};
+use e2e::{Servers, TestStack};
+
+use crate::stream::{check, every_order_ends, Fixture};
+
+const ORDERS: usize = 30;
+const EVERY: Duration = Duration::from_millis(160);
+
+/// The environment of a provider or bridge process on the stack's NATS stream.
+fn nats_env(stack: &TestStack, port: u16) -> anyhow::Result<Vec<(String, String)>> {
+    let nats = stack
+        .nats_settings()
+        .ok_or_else(|| anyhow::anyhow!("no payment gateway"))?;
+    let mut env = stack.process_env("UNUSED_DATABASE_URL", "", port);
+    env.extend([
+        ("NATS_URL".into(), nats.url.clone()),
+        ("NATS_STREAM".into(), nats.stream.clone()),
+        ("NATS_SUBJECT_PREFIX".into(), nats.subject_prefix.clone()),
+        ("PROVIDER_DELAY_MS".into(), "50".into()),
+    ]);
+    Ok(env)
+}
+
+/// Every service binary, started beside the in-process stack and healthy.
+async fn replicas(stack: &mut TestStack) -> anyhow::Result<Vec<ServiceProcess>> {
+    let payment_url = stack.payment_database().await?;
+    let outbox = stack.notification_outbox_file.display().to_string();
+    let services = [
+        (
+            "inventory",
+            "inventory-service",
+            "INVENTORY",
+            stack.inventory_database_url.clone(),
+        ),
+        (
+            "order",
+            "order-service",
+            "ORDER",
+            stack.order_database_url.clone(),
+        ),
+        (
+            "user",
+            "user-service",
+            "USER",
+            stack.user_database_url.clone(),
+        ),
+        (
+            "notification",
+            "notification-service",
+            "NOTIFICATION",
+            stack.notification_database_url.clone(),
+        ),
+        ("payment", "payment-service", "PAYMENT", payment_url),
+    ];
+    let mut processes = Vec::new();
+    for (package, binary, upper, url) in services {
+        let port = free_port()?;
+        let mut env = stack.process_env(&format!("{upper}_DATABASE_URL"), &url, port);
+        env.push(("NOTIFICATION_OUTBOX_FILE".into(), outbox.clone()));
+        processes.push(ServiceProcess::start(package, binary, env, port).await?);
+    }
+    for (package, binary) in [("provider", "payment-provider"), ("bridge", "nats-bridge")] {
+        let port = free_port()?;
+        let env = nats_env(stack, port)?;
+        processes.push(ServiceProcess::start(package, binary, env, port).await?);
+    }
+    for process in &processes {
+        stack.healthy(process.port).await?;
+    }
+    Ok(processes)
+}
+
+#[tokio::test]
+async fn each_service_process_killed_mid_stream_loses_no_order() -> anyhow::Result<()> {
+    let mut fixture = Fixture::start(Servers::default()).await?;
+    let mut processes = replicas(&mut fixture.stack).await?;
+    let stream = fixture.stream(ORDERS, EVERY);
+    let mut faults = 0;
+    for process in &mut processes {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        process.kill().await?;
+        faults += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        process.restart().await?;
+    }
+    let orders = stream.await??;
+    every_order_ends(&mut fixture.stack, &orders).await?;
+    for process in &mut processes {
+        process.kill().await?;
+    }
+    check("service processes SIGKILLed", &mut fixture, &orders, faults).await?;
+    fixture.stack.stop().await
+}
