@@ -98,7 +98,7 @@ impl RequestForwarder {
         // Connecting retries for seconds: shutdown must not wait for it.
         let (connection, mut consumer) = tokio::select! {
             () = &mut *shutdown => return Ok(Stopped::Shutdown),
-            opened = self.open() => opened?,
+            opened = broker::bounded("subscribing", self.open()) => opened?,
         };
         self.link.set(true);
         tracing::info!(queue = QUEUE, keys = ?self.keys, "bridge forwarding requests to NATS");

@@ -96,7 +96,7 @@ impl WebhookForwarder {
         loop {
             let opened = tokio::select! {
                 () = &mut shutdown => return,
-                opened = self.open() => opened,
+                opened = broker::bounded("subscribing", self.open()) => opened,
             };
             let result = match opened {
                 Ok(session) => self.forward_all(session, &mut shutdown).await,
