@@ -303,13 +303,16 @@ impl TestStack {
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 
-    /// Polls `check` until it passes or 10 s went by; the last error explains a failure.
+    /// Polls `check` until it passes or 30 s went by; the last error explains a failure.
+    /// It returns as soon as the check passes: the bound only matters to a failing
+    /// test, and a loaded 2-core machine (a restarted debug binary, a read model fed
+    /// through the slow MongoDB stand-in) needed more than 10 s.
     pub async fn eventually<F, Fut, T>(&self, what: &str, check: F) -> anyhow::Result<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = anyhow::Result<T>>,
     {
-        self.eventually_within(what, Duration::from_secs(10), check)
+        self.eventually_within(what, Duration::from_secs(30), check)
             .await
     }
 
