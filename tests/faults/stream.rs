@@ -206,15 +206,23 @@ pub async fn rebuild(stack: &TestStack) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The live views, once two snapshots a second apart agree (bounded to 30 s).
+/// The live views, once two snapshots a second apart agree and no store took an event
+/// in between (bounded to 30 s): a late answer (a provider's, after a restart) still on
+/// its way would otherwise reach the rebuild but not the snapshot.
 async fn settled_snapshot(stack: &TestStack, version: u32) -> anyhow::Result<e2e::views::Snapshot> {
     let started = Instant::now();
-    let mut last = stack.view_snapshot(version).await?;
+    let mut last = (
+        stack.store_counts().await?,
+        stack.view_snapshot(version).await?,
+    );
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = stack.view_snapshot(version).await?;
+        let now = (
+            stack.store_counts().await?,
+            stack.view_snapshot(version).await?,
+        );
         if now == last {
-            return Ok(now);
+            return Ok(now.1);
         }
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(30),

@@ -135,6 +135,17 @@ impl TestStack {
         self.feed_urls.push((service.to_string(), url));
     }
 
+    /// How many events each service's store holds now, by service: unchanged over a
+    /// while, nothing is still on its way into them (a late provider answer, say).
+    pub async fn store_counts(&self) -> anyhow::Result<Vec<(String, i64)>> {
+        let mut counts = Vec::new();
+        for (service, url) in &self.feed_urls {
+            let feed = platform::feed::FeedClient::new(url);
+            counts.push((service.clone(), feed.count(Default::default()).await?));
+        }
+        Ok(counts)
+    }
+
     /// The feeds as `FEED_URLS` spells them: `service=url,...`.
     pub fn feed_urls_setting(&self) -> String {
         let pairs: Vec<String> = self
