@@ -6,19 +6,19 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use cli::client::{CommandClient, SendOptions};
 use platform::command_bus::ReplyStatus;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::stats::{Latency, Offered, PhaseStats};
+use super::stats::{Latency, Offered, OrderSample, PhaseStats};
 use super::tracker::{Outcome, Tracker, TrackerHandle};
 use super::E2eError;
 
-/// Units of stock each product gets: more than any run can sell.
-const STOCK: u64 = 10_000_000;
+/// Units of stock each product gets: the most `AddStock` takes, more than a run sells.
+const STOCK: u64 = 1_000_000;
 const PRICE_CENTS: u64 = 500;
 /// How long to wait for the order service to learn of the registered customers.
 const CUSTOMERS_TIMEOUT: Duration = Duration::from_secs(60);
@@ -235,11 +235,25 @@ async fn summarise(
         (now, now)
     });
     let end = seen.finished.iter().map(|f| f.seen).max().unwrap_or(last);
-    let latency = seen
+    let confirmed: Vec<_> = seen
         .finished
         .iter()
         .filter(|f| f.outcome == Outcome::Confirmed)
+        .collect();
+    let latency = confirmed
+        .iter()
         .map(|f| f.seen.duration_since(f.published))
+        .collect();
+    // Instants to wall-clock times, to compare with the stores' timestamps.
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let at = |instant: Instant| wall - now.duration_since(instant);
+    let samples = confirmed
+        .iter()
+        .map(|f| OrderSample {
+            order_id: f.order_id.clone(),
+            published: at(f.published),
+            seen: at(f.seen),
+        })
         .collect();
     Ok(PhaseStats {
         name,
@@ -253,6 +267,11 @@ async fn summarise(
         span: end.duration_since(first),
         latency: Latency::new(latency),
         status_requests: seen.requests,
+        mean_round: u32::try_from(seen.rounds)
+            .ok()
+            .filter(|r| *r > 0)
+            .map_or(Duration::ZERO, |r| seen.round_time / r),
+        samples,
     })
 }
 

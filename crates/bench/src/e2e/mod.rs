@@ -10,6 +10,7 @@
 //! workload ([`load`]) goes over the broker like the demo; the [`tracker`] polls the
 //! query service until each order is seen finished; [`stats`] and [`report`] sum up.
 
+pub mod breakdown;
 pub mod load;
 pub mod processes;
 pub mod report;
@@ -245,7 +246,9 @@ async fn measure(
             tracker(),
         )
         .await?;
-    let steady = PhaseReport::new(steady, usage.finish(&services));
+    let usage = usage.finish(&services);
+    let segments = split(resources, &steady).await;
+    let steady = PhaseReport::new(steady, usage, segments);
     services.check_alive()?;
 
     let usage = Usage::start(&services);
@@ -258,7 +261,9 @@ async fn measure(
             tracker(),
         )
         .await?;
-    let saturation = PhaseReport::new(saturation, usage.finish(&services));
+    let usage = usage.finish(&services);
+    let segments = split(resources, &saturation).await;
+    let saturation = PhaseReport::new(saturation, usage, segments);
     services.check_alive()?;
 
     let memory = services
@@ -282,6 +287,18 @@ async fn measure(
         memory,
         harness_peak,
     })
+}
+
+/// The phase's latency split at the order's events (none, with a warning, if the
+/// order database cannot be read).
+async fn split(resources: &Resources, phase: &PhaseStats) -> Vec<(&'static str, Latency)> {
+    let url = resources.database_url("order");
+    breakdown::segments(&url, &phase.samples)
+        .await
+        .unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "no latency breakdown");
+            Vec::new()
+        })
 }
 
 /// CPU time of each service (and of the harness) over one phase.

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::stats::{Offered, PhaseStats};
+use super::stats::{Latency, Offered, PhaseStats};
 
 /// What one run measured.
 #[derive(Debug, Clone)]
@@ -29,11 +29,21 @@ pub struct E2eReport {
 pub struct PhaseReport {
     pub stats: PhaseStats,
     pub usage: Vec<ServiceUsage>,
+    /// The latency split at the order's events ([`super::breakdown`]).
+    pub segments: Vec<(&'static str, Latency)>,
 }
 
 impl PhaseReport {
-    pub fn new(stats: PhaseStats, usage: Vec<ServiceUsage>) -> Self {
-        Self { stats, usage }
+    pub fn new(
+        stats: PhaseStats,
+        usage: Vec<ServiceUsage>,
+        segments: Vec<(&'static str, Latency)>,
+    ) -> Self {
+        Self {
+            stats,
+            usage,
+            segments,
+        }
     }
 }
 
@@ -112,17 +122,24 @@ impl fmt::Display for E2eReport {
             )?;
         }
         let requests: u64 = self.phases.iter().map(|p| p.stats.status_requests).sum();
+        let rounds: Vec<String> = self
+            .phases
+            .iter()
+            .map(|p| format!("{} {} ms", p.stats.name, p.stats.mean_round.as_millis()))
+            .collect();
         writeln!(
             f,
             "\nLatency runs from just before the publish to the first `GET /orders/{{id}}/status` \
              (the query service's Redis view) that shows `confirmed`. Every pending order is \
              polled every {} ms ({requests} status requests in all), so each figure may be up \
-             to one poll round late. The simulated gateway's delay (`PROVIDER_DELAY_MS` = {} ms) \
+             to one poll interval plus one round late (a round, every pending order asked \
+             once, took on average {}). The simulated gateway's delay (`PROVIDER_DELAY_MS` = {} ms) \
              is part of every order's latency. An order not finished {} s after its publish \
              counts as timed out. Completed orders/s: confirmed orders over the time from the \
              phase's first publish to its last order seen finished. Services healthy {:.1} s \
              after start.",
             self.poll_interval.as_millis(),
+            rounds.join(", "),
             self.provider_delay.as_millis(),
             self.completion_timeout.as_secs(),
             self.boot.as_secs_f64(),
@@ -135,6 +152,7 @@ impl fmt::Display for E2eReport {
                 .collect();
             writeln!(f, "Service settings overridden: {}.", overrides.join(", "))?;
         }
+        self.fmt_segments(f)?;
         self.fmt_cpu(f)?;
         writeln!(f, "\n### Peak memory (`VmHWM`, read after the load)\n")?;
         writeln!(f, "| service | peak RSS MiB |")?;
@@ -147,6 +165,39 @@ impl fmt::Display for E2eReport {
 }
 
 impl E2eReport {
+    fn fmt_segments(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "\n### Where the latency went (ms, p50 / p99 of each segment)\n"
+        )?;
+        writeln!(
+            f,
+            "accept: publish → `OrderPlaced` recorded; saga: → `OrderConfirmed` recorded \
+             (reserve, authorize with the provider's delay, capture, confirm); read side: → \
+             seen over HTTP (relay, projection, poll resolution).\n"
+        )?;
+        let mut header = "| segment |".to_string();
+        let mut rule = "|---|".to_string();
+        for phase in &self.phases {
+            header.push_str(&format!(" {} |", phase.stats.name));
+            rule.push_str("---:|");
+        }
+        writeln!(f, "{header}\n{rule}")?;
+        for segment in super::breakdown::SEGMENTS {
+            let mut row = format!("| {segment} |");
+            for phase in &self.phases {
+                let latency = phase.segments.iter().find(|(n, _)| *n == segment);
+                let cell = latency.map_or_else(
+                    || "–".to_string(),
+                    |(_, l)| format!("{} / {}", ms(l.percentile(50.0)), ms(l.percentile(99.0))),
+                );
+                row.push_str(&format!(" {cell} |"));
+            }
+            writeln!(f, "{row}")?;
+        }
+        Ok(())
+    }
+
     fn fmt_cpu(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
@@ -193,7 +244,6 @@ impl E2eReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::e2e::stats::Latency;
 
     fn phase(name: &'static str, offered: Offered, timed_out: u64) -> PhaseReport {
         let stats = PhaseStats {
@@ -214,13 +264,16 @@ mod tests {
                     .collect(),
             ),
             status_requests: 10,
+            mean_round: Duration::from_millis(30),
+            samples: Vec::new(),
         };
         let usage = vec![ServiceUsage {
             name: "saga",
             cpu_seconds: Some(0.5),
             wall: Duration::from_secs(3),
         }];
-        PhaseReport::new(stats, usage)
+        let segments = vec![("saga", Latency::new(vec![Duration::from_millis(250)]))];
+        PhaseReport::new(stats, usage, segments)
     }
 
     fn report() -> E2eReport {
@@ -252,6 +305,7 @@ mod tests {
             "| saturation | 8 in flight (closed loop) | 4.0 | 1.5 | 3 | 1 (0 refused, 0 cancelled, 1 timed out) | 400 | 500 | 500 |"
         ));
         assert!(text.contains("polled every 20 ms (20 status requests in all)"));
+        assert!(text.contains("took on average steady 30 ms, saturation 30 ms)"));
     }
 
     #[test]
@@ -263,6 +317,8 @@ mod tests {
         assert!(text.contains("| saga | 0.5 | 125.00 | 0.5 | 166.67 |"));
         assert!(text.contains("| saga | 50.0 |"));
         assert!(text.contains("| query | – |"));
+        assert!(text.contains("| saga | 250 / 250 | 250 / 250 |"));
+        assert!(text.contains("| accept | – | – |"));
         assert!(text.contains("| (bench harness) | 10.0 |"));
     }
 

@@ -29,6 +29,18 @@ pub struct PhaseStats {
     pub latency: Latency,
     /// `GET /orders/{id}/status` requests the poller issued.
     pub status_requests: u64,
+    /// The mean duration of one poll round (every pending order asked once).
+    pub mean_round: Duration,
+    /// Each confirmed order: its id, and when it was published and seen confirmed.
+    pub samples: Vec<OrderSample>,
+}
+
+/// One confirmed order, on the wall clock (to compare with the stores' timestamps).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderSample {
+    pub order_id: String,
+    pub published: std::time::SystemTime,
+    pub seen: std::time::SystemTime,
 }
 
 /// How the load was offered.
@@ -157,6 +169,8 @@ mod tests {
             span: Duration::from_secs(4),
             latency: ms(&[1]),
             status_requests: 0,
+            mean_round: Duration::ZERO,
+            samples: Vec::new(),
         };
         assert_eq!(stats.published_per_second(), 20.0);
         assert_eq!(stats.completed_per_second(), 9.5);

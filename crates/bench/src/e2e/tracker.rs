@@ -24,8 +24,9 @@ pub enum Outcome {
 }
 
 /// One watched order, once finished.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Finished {
+    pub order_id: String,
     pub published: Instant,
     pub seen: Instant,
     pub outcome: Outcome,
@@ -43,6 +44,10 @@ pub struct Seen {
     pub finished: Vec<Finished>,
     pub requests: u64,
     pub errors: u64,
+    /// Rounds that polled at least one order, and their total duration: a round's
+    /// length (with the poll interval) is the latency's resolution.
+    pub rounds: u64,
+    pub round_time: Duration,
 }
 
 /// A running poller; [`Tracker::finish`] waits for every watched order.
@@ -128,6 +133,7 @@ async fn poll(
             }
         }
         let ids: Vec<String> = pending.keys().cloned().collect();
+        let round = Instant::now();
         let statuses: Vec<(String, Result<Option<String>, ()>, Instant)> =
             futures::stream::iter(ids.into_iter().map(|id| {
                 let http = &http;
@@ -140,6 +146,10 @@ async fn poll(
             .buffer_unordered(ROUND_CONCURRENCY)
             .collect()
             .await;
+        if !statuses.is_empty() {
+            seen.rounds += 1;
+            seen.round_time += round.elapsed();
+        }
         for (id, status, at) in statuses {
             seen.requests += 1;
             let outcome = match status {
@@ -164,6 +174,7 @@ async fn poll(
                     let _ = notify.send(outcome);
                 }
                 seen.finished.push(Finished {
+                    order_id: id,
                     published: watch.published,
                     seen: at,
                     outcome,
