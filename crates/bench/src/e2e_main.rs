@@ -22,10 +22,11 @@ struct Args {
     /// Open loop: seconds.
     #[arg(long, default_value_t = 20)]
     steady_secs: u64,
-    /// Closed loop: orders in flight (customers each waiting for their last order).
-    #[arg(long, default_value_t = 32)]
-    concurrency: usize,
-    /// Closed loop: seconds.
+    /// Closed loop: orders in flight (customers each waiting for their last order);
+    /// a comma-separated list runs one phase per level.
+    #[arg(long, value_delimiter = ',', default_value = "32,64")]
+    concurrency: Vec<usize>,
+    /// Closed loop: seconds of each phase.
     #[arg(long, default_value_t = 20)]
     saturation_secs: u64,
     /// Orders placed before measuring.

@@ -45,8 +45,9 @@ pub struct E2eOptions {
     /// Open loop: orders/s offered, and for how long.
     pub steady_rate: f64,
     pub steady_duration: Duration,
-    /// Closed loop: customers each with one order in flight, and for how long.
-    pub saturation_concurrency: usize,
+    /// Closed loop: customers each with one order in flight, one phase per level (the
+    /// throughput grows with it until the system saturates), and how long each runs.
+    pub saturation_concurrency: Vec<usize>,
     pub saturation_duration: Duration,
     /// Orders placed (closed loop, 4 at a time) before measuring, not counted.
     pub warmup_orders: u64,
@@ -77,7 +78,7 @@ impl Default for E2eOptions {
             redis_url: "redis://127.0.0.1:6379".into(),
             steady_rate: 20.0,
             steady_duration: Duration::from_secs(20),
-            saturation_concurrency: 32,
+            saturation_concurrency: vec![32, 64],
             saturation_duration: Duration::from_secs(20),
             warmup_orders: 20,
             poll_interval: Duration::from_millis(20),
@@ -176,11 +177,13 @@ pub async fn run(options: &E2eOptions) -> Result<E2eReport, E2eError> {
     };
     // The services were stopped when `measure` returned (or was dropped).
     resources.remove().await;
-    match &result {
-        Ok(_) => {
-            let _ = std::fs::remove_dir_all(&log_dir);
-        }
-        Err(_) => eprintln!("the services' logs are kept in {}", log_dir.display()),
+    let incomplete = result.as_ref().map_or(true, |report| {
+        report.phases.iter().any(|p| p.stats.incomplete() > 0)
+    });
+    if incomplete {
+        eprintln!("the services' logs are kept in {}", log_dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&log_dir);
     }
     result
 }
@@ -251,26 +254,30 @@ async fn measure(
     let steady = PhaseReport::new(steady, usage, segments);
     services.check_alive()?;
 
-    let usage = Usage::start(&services);
-    let saturation = workload
-        .closed_loop(
-            "saturation",
-            options.saturation_concurrency,
-            options.saturation_duration,
-            None,
-            tracker(),
-        )
-        .await?;
-    let usage = usage.finish(&services);
-    let segments = split(resources, &saturation).await;
-    let saturation = PhaseReport::new(saturation, usage, segments);
-    services.check_alive()?;
+    let mut phases = vec![steady];
+    for &concurrency in &options.saturation_concurrency {
+        let usage = Usage::start(&services);
+        let saturation = workload
+            .closed_loop(
+                "saturation",
+                concurrency,
+                options.saturation_duration,
+                None,
+                tracker(),
+            )
+            .await?;
+        let usage = usage.finish(&services);
+        let segments = split(resources, &saturation).await;
+        phases.push(PhaseReport::new(saturation, usage, segments));
+        services.check_alive()?;
+    }
 
     let memory = services
         .iter()
         .map(|s| (s.name, processes::peak_rss(s.pid())))
         .collect();
     let harness_peak = processes::peak_rss(std::process::id());
+    let log_lines = services.log_counts();
     services.stop();
     if let Ok(client) = std::sync::Arc::try_unwrap(workload).map(|w| w.client) {
         if let Ok(client) = std::sync::Arc::try_unwrap(client) {
@@ -283,9 +290,10 @@ async fn measure(
         completion_timeout: options.completion_timeout,
         provider_delay: options.provider_delay,
         service_env: options.service_env.clone(),
-        phases: vec![steady, saturation],
+        phases,
         memory,
         harness_peak,
+        log_lines,
     })
 }
 

@@ -85,6 +85,18 @@ impl Services {
         Ok(())
     }
 
+    /// Each service's count of warning and error lines in its log so far.
+    pub fn log_counts(&self) -> Vec<(&'static str, usize, usize)> {
+        self.running
+            .iter()
+            .map(|s| {
+                let text = std::fs::read_to_string(&s.log).unwrap_or_default();
+                let (warnings, errors) = count_levels(&text);
+                (s.name, warnings, errors)
+            })
+            .collect()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Running> {
         self.running.iter()
     }
@@ -168,6 +180,12 @@ impl Drop for Services {
     }
 }
 
+/// Lines logged at WARN and at ERROR (the services' human-readable format).
+fn count_levels(text: &str) -> (usize, usize) {
+    let count = |level: &str| text.lines().filter(|l| l.contains(level)).count();
+    (count(" WARN"), count("ERROR"))
+}
+
 /// The last 20 lines of a log file.
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -222,6 +240,12 @@ pub fn ticks_per_second() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_warning_and_error_lines() {
+        let log = "2026 \u{1b}[33m WARN\u{1b}[0m relay: x\n2026 \u{1b}[31mERROR\u{1b}[0m y\nok\n";
+        assert_eq!(count_levels(log), (1, 1));
+    }
 
     #[test]
     fn reads_the_peak_resident_set() {

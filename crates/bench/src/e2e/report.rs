@@ -22,6 +22,8 @@ pub struct E2eReport {
     pub memory: Vec<(&'static str, Option<u64>)>,
     /// The bench process's own peak.
     pub harness_peak: Option<u64>,
+    /// Each service's warning and error lines logged during the run.
+    pub log_lines: Vec<(&'static str, usize, usize)>,
 }
 
 /// One phase and the CPU each process used during it.
@@ -125,7 +127,7 @@ impl fmt::Display for E2eReport {
         let rounds: Vec<String> = self
             .phases
             .iter()
-            .map(|p| format!("{} {} ms", p.stats.name, p.stats.mean_round.as_millis()))
+            .map(|p| format!("{} {} ms", p.stats.label(), p.stats.mean_round.as_millis()))
             .collect();
         writeln!(
             f,
@@ -155,12 +157,19 @@ impl fmt::Display for E2eReport {
         self.fmt_segments(f)?;
         self.fmt_cpu(f)?;
         writeln!(f, "\n### Peak memory (`VmHWM`, read after the load)\n")?;
-        writeln!(f, "| service | peak RSS MiB |")?;
-        writeln!(f, "|---|---:|")?;
+        writeln!(f, "| service | peak RSS MiB | log warnings | log errors |")?;
+        writeln!(f, "|---|---:|---:|---:|")?;
         for (name, bytes) in &self.memory {
-            writeln!(f, "| {name} | {} |", mib(*bytes))?;
+            let (warnings, errors) = self
+                .log_lines
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map_or(("–".into(), "–".into()), |(_, w, e)| {
+                    (w.to_string(), e.to_string())
+                });
+            writeln!(f, "| {name} | {} | {warnings} | {errors} |", mib(*bytes))?;
         }
-        writeln!(f, "| (bench harness) | {} |", mib(self.harness_peak))
+        writeln!(f, "| (bench harness) | {} | | |", mib(self.harness_peak))
     }
 }
 
@@ -179,7 +188,7 @@ impl E2eReport {
         let mut header = "| segment |".to_string();
         let mut rule = "|---|".to_string();
         for phase in &self.phases {
-            header.push_str(&format!(" {} |", phase.stats.name));
+            header.push_str(&format!(" {} |", phase.stats.label()));
             rule.push_str("---:|");
         }
         writeln!(f, "{header}\n{rule}")?;
@@ -209,7 +218,7 @@ impl E2eReport {
             let wall = phase.usage.first().map_or(0.0, |u| u.wall.as_secs_f64());
             header.push_str(&format!(
                 " {} ({wall:.0} s) CPU s | ms/order |",
-                phase.stats.name
+                phase.stats.label()
             ));
             rule.push_str("---:|---:|");
         }
@@ -292,6 +301,7 @@ mod tests {
             ],
             memory: vec![("saga", Some(50 * 1048576)), ("query", None)],
             harness_peak: Some(10 * 1048576),
+            log_lines: vec![("saga", 2, 0)],
         }
     }
 
@@ -305,21 +315,21 @@ mod tests {
             "| saturation | 8 in flight (closed loop) | 4.0 | 1.5 | 3 | 1 (0 refused, 0 cancelled, 1 timed out) | 400 | 500 | 500 |"
         ));
         assert!(text.contains("polled every 20 ms (20 status requests in all)"));
-        assert!(text.contains("took on average steady 30 ms, saturation 30 ms)"));
+        assert!(text.contains("took on average steady 30 ms, saturation 8 30 ms)"));
     }
 
     #[test]
     fn cpu_and_memory_tables() {
         let text = report().to_string();
         assert!(text.contains(
-            "| service | steady (3 s) CPU s | ms/order | saturation (3 s) CPU s | ms/order |"
+            "| service | steady (3 s) CPU s | ms/order | saturation 8 (3 s) CPU s | ms/order |"
         ));
         assert!(text.contains("| saga | 0.5 | 125.00 | 0.5 | 166.67 |"));
-        assert!(text.contains("| saga | 50.0 |"));
-        assert!(text.contains("| query | – |"));
+        assert!(text.contains("| saga | 50.0 | 2 | 0 |"));
+        assert!(text.contains("| query | – | – | – |"));
         assert!(text.contains("| saga | 250 / 250 | 250 / 250 |"));
         assert!(text.contains("| accept | – | – |"));
-        assert!(text.contains("| (bench harness) | 10.0 |"));
+        assert!(text.contains("| (bench harness) | 10.0 | | |"));
     }
 
     #[test]

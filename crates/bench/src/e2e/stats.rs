@@ -54,6 +54,14 @@ pub enum Offered {
 }
 
 impl PhaseStats {
+    /// The name with the closed loop's concurrency: `steady`, `saturation 32`.
+    pub fn label(&self) -> String {
+        match self.offered {
+            Offered::Rate(_) => self.name.to_string(),
+            Offered::Concurrency(n) => format!("{} {n}", self.name),
+        }
+    }
+
     /// Publish rate actually reached (orders/s over the publish span).
     pub fn published_per_second(&self) -> f64 {
         per_second(self.placed + self.refused, self.publish_span)
