@@ -45,6 +45,7 @@
 
 pub mod args;
 pub mod bulk;
+pub mod e2e;
 pub mod history;
 pub mod olap;
 pub mod pg;
