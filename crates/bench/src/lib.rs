@@ -51,6 +51,7 @@ pub mod pg;
 pub mod progress;
 pub mod report;
 pub mod sources;
+pub mod suite;
 pub mod views;
 
 pub use args::Options;
