@@ -12,7 +12,10 @@ fn main() -> ExitCode {
     if std::env::var("RUST_LOG").map_or(true, |v| v.trim().is_empty()) {
         // Still single-threaded: no other thread can read the environment concurrently.
         // sqlx would warn of every slow statement and `DROP DATABASE`.
-        std::env::set_var("RUST_LOG", "warn,sqlx::query=error");
+        std::env::set_var(
+            "RUST_LOG",
+            "warn,sqlx::query=error,sqlx::postgres::notice=error",
+        );
     }
     platform::telemetry::init_tracing("commerce-bench");
     match execute(&options) {
