@@ -67,6 +67,7 @@ pub async fn run(options: &Options) -> Result<SuiteReport, SuiteError> {
         &options.mongodb_url,
     )?;
     let mut report = SuiteReport {
+        run_id: scratch.run_id().to_string(),
         machine: machine::Machine::detect(),
         options: options.clone(),
         ceilings: None,

@@ -13,6 +13,8 @@ use super::Options;
 
 #[derive(Debug, Clone)]
 pub struct SuiteReport {
+    /// Ends the name of everything the run created.
+    pub run_id: String,
     pub machine: Machine,
     pub options: Options,
     pub ceilings: Option<Ceilings>,
@@ -199,6 +201,7 @@ mod tests {
     fn report() -> SuiteReport {
         let options = Options::parse_from(["commerce-bench", "--writers", "8"]);
         SuiteReport {
+            run_id: "test".into(),
             machine: Machine {
                 cores: 2,
                 memory_kib: None,

@@ -38,6 +38,10 @@ impl Scratch {
         })
     }
 
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
     /// `bench_<what>_<run id>`: letters, digits and `_` when `what` is.
     pub fn name(&self, what: &str) -> String {
         format!("bench_{what}_{}", self.run_id)

@@ -43,7 +43,7 @@ impl Implementation for Ours {
 impl Workload for Ours {
     async fn run(&self, writer: usize, op: u64) -> Result<(), SuiteError> {
         let sku = sku(writer, op, self.stream_length);
-        let command = if op % self.stream_length == 0 {
+        let command = if op.is_multiple_of(self.stream_length) {
             InventoryCommand::AddProduct(AddProduct {
                 sku,
                 name: "Bench product".into(),
