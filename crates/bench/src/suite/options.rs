@@ -25,7 +25,8 @@ pub enum Section {
 #[derive(Debug, Clone, Parser)]
 #[command(name = "commerce-bench", version)]
 pub struct Options {
-    /// Concurrent writers for the PostgreSQL ceiling and the append section.
+    /// Concurrent writers for the PostgreSQL ceiling and the append section; each holds
+    /// a connection, so the server needs that many free under `max_connections`.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32",
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub writers: Vec<u32>,
