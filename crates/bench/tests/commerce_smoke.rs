@@ -31,10 +31,12 @@ async fn every_section_measures_and_cleans_up() {
     assert!(ceilings.redis.operations > 0 && ceilings.mongo.operations > 0);
 
     let append = report.append.as_ref().expect("append ran");
-    assert_eq!(append.len(), 3, "ours and two peers");
+    assert_eq!(append.rows.len(), 3, "ours and two peers");
     assert!(append
+        .rows
         .iter()
         .all(|row| row.writers == 2 && row.cell.operations > 0));
+    assert!(append.ceiling_at(2).is_some_and(|c| c.operations > 0));
 
     let relay = report.relay.as_ref().expect("relay ran");
     assert_eq!(relay.events, 300);

@@ -53,16 +53,9 @@ pub async fn measure(options: &Options, scratch: &Scratch) -> Result<Ceilings, S
     let mut postgres = Vec::new();
     let mut synchronous_commit = String::new();
     for writers in options.writer_counts() {
-        let (pool, name) = scratch
-            .database(&format!("ceiling_pg_{writers}"), writers as u32)
-            .await?;
-        let measured = postgres_cell(&pool, writers, options.cell()).await;
-        synchronous_commit = sqlx::query_scalar("SHOW synchronous_commit")
-            .fetch_one(&pool)
-            .await
-            .unwrap_or_default();
-        scratch.drop_database(pool, &name).await?;
-        postgres.push((writers, measured?));
+        let (cell, setting) = postgres_ceiling(options, scratch, writers).await?;
+        synchronous_commit = setting;
+        postgres.push((writers, cell));
     }
     let (url, vhost) = scratch.vhost("ceiling").await?;
     let rabbit = rabbit_cells(&url, options.relay_batch, options.cell()).await;
@@ -77,6 +70,25 @@ pub async fn measure(options: &Options, scratch: &Scratch) -> Result<Ceilings, S
         redis: redis_cell(options, scratch).await?,
         mongo: mongo_cell(options, scratch).await?,
     })
+}
+
+/// The PostgreSQL commit ceiling at `writers`, in a database of its own, and the
+/// server's `synchronous_commit`.
+pub async fn postgres_ceiling(
+    options: &Options,
+    scratch: &Scratch,
+    writers: usize,
+) -> Result<(Cell, String), SuiteError> {
+    let (pool, name) = scratch
+        .database(&format!("ceiling_pg_{writers}"), writers as u32)
+        .await?;
+    let measured = postgres_cell(&pool, writers, options.cell()).await;
+    let synchronous_commit = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_default();
+    scratch.drop_database(pool, &name).await?;
+    Ok((measured?, synchronous_commit))
 }
 
 /// Opens `size` connections of `pool` at once, so no timed operation pays a connect.

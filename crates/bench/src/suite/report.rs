@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::append::AppendRow;
+use super::append::AppendSection;
 use super::ceilings::Ceilings;
 use super::latency::Cell;
 use super::machine::Machine;
@@ -18,7 +18,7 @@ pub struct SuiteReport {
     pub machine: Machine,
     pub options: Options,
     pub ceilings: Option<Ceilings>,
-    pub append: Option<Vec<AppendRow>>,
+    pub append: Option<AppendSection>,
     pub relay: Option<RelayFigures>,
     pub replay: Option<crate::Report>,
 }
@@ -75,7 +75,7 @@ impl SuiteReport {
         table
     }
 
-    pub fn append_table(&self, rows: &[AppendRow]) -> Table {
+    pub fn append_table(&self, section: &AppendSection) -> Table {
         let mut table = Table::new(
             "Event append: load + handle + append, one event per command",
             vec![
@@ -84,6 +84,7 @@ impl SuiteReport {
                 "events/s",
                 "p50 ms",
                 "p99 ms",
+                "PG commits/s (same N, just before)",
                 "÷ PG commit ceiling",
             ],
         )
@@ -92,12 +93,8 @@ impl SuiteReport {
              connections; one database per cell.",
             self.options.stream_length
         ));
-        for row in rows {
-            let ceiling = self
-                .ceilings
-                .as_ref()
-                .and_then(|c| c.postgres_at(row.writers))
-                .and_then(Cell::rate);
+        for row in &section.rows {
+            let ceiling = section.ceiling_at(row.writers).and_then(Cell::rate);
             let [rate, p50, p99] = figures(&row.cell);
             table.row(vec![
                 row.writers.to_string(),
@@ -105,6 +102,7 @@ impl SuiteReport {
                 rate,
                 p50,
                 p99,
+                per_second(ceiling),
                 ratio(row.cell.rate(), ceiling),
             ]);
         }
@@ -157,8 +155,8 @@ impl fmt::Display for SuiteReport {
         if let Some(ceilings) = &self.ceilings {
             writeln!(f, "{}", self.ceilings_table(ceilings))?;
         }
-        if let Some(rows) = &self.append {
-            writeln!(f, "{}", self.append_table(rows))?;
+        if let Some(section) = &self.append {
+            writeln!(f, "{}", self.append_table(section))?;
         }
         if let Some(relay) = &self.relay {
             writeln!(f, "{}", self.relay_table(relay))?;
@@ -188,6 +186,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::suite::append::AppendRow;
 
     fn cell(operations: u64, millis: u64) -> Cell {
         Cell {
@@ -217,18 +216,21 @@ mod tests {
                 redis: cell(10_000, 0),
                 mongo: cell(300, 3),
             }),
-            append: Some(vec![
-                AppendRow {
-                    implementation: "ours",
-                    writers: 8,
-                    cell: cell(850, 9),
-                },
-                AppendRow {
-                    implementation: "peer",
-                    writers: 1,
-                    cell: cell(100, 9),
-                },
-            ]),
+            append: Some(AppendSection {
+                ceilings: vec![(8, cell(1_000, 8))],
+                rows: vec![
+                    AppendRow {
+                        implementation: "ours",
+                        writers: 8,
+                        cell: cell(850, 9),
+                    },
+                    AppendRow {
+                        implementation: "peer",
+                        writers: 1,
+                        cell: cell(100, 9),
+                    },
+                ],
+            }),
             relay: Some(RelayFigures {
                 events: 10_000,
                 batch: 500,
@@ -242,10 +244,14 @@ mod tests {
     #[test]
     fn appends_are_compared_with_the_ceiling_at_the_same_concurrency() {
         let report = report();
-        let table = report.append_table(report.append.as_deref().unwrap_or_default());
-        assert_eq!(table.rows[0], ["8", "ours", "850", "9.00", "18.00", "0.85"]);
+        let section = report.append.clone().unwrap_or_default();
+        let table = report.append_table(&section);
+        assert_eq!(
+            table.rows[0],
+            ["8", "ours", "850", "9.00", "18.00", "1000", "0.85"]
+        );
         // No ceiling measured at 1 writer: no ratio.
-        assert_eq!(table.rows[1][5], "-");
+        assert_eq!(table.rows[1][5..], ["-", "-"]);
     }
 
     #[test]

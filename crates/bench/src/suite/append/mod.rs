@@ -8,7 +8,10 @@
 //! moving to the next `k` every `--stream-length` commands, so writers never contend
 //! for an aggregate and every command loads the same number of earlier events (0 to
 //! stream length − 1) in every implementation. Implementations take turns at each
-//! concurrency, so background load spreads over all of them alike.
+//! concurrency, so background load spreads over all of them alike, right after the
+//! PostgreSQL commit ceiling at that concurrency (as in [`super::ceilings`]), which
+//! their ratio is taken to: measured minutes apart on a shared machine, the two would
+//! not be comparable.
 
 pub mod cqrs_es;
 pub mod disintegrate;
@@ -51,14 +54,34 @@ pub fn sku(writer: usize, op: u64, stream_length: u64) -> String {
     format!("w{writer}-s{}", op / stream_length.max(1))
 }
 
-pub async fn measure(options: &Options, scratch: &Scratch) -> Result<Vec<AppendRow>, SuiteError> {
-    let mut rows = Vec::new();
+/// The section's figures: each implementation at each concurrency, and the commit
+/// ceiling measured right before them at that concurrency.
+#[derive(Debug, Clone, Default)]
+pub struct AppendSection {
+    pub ceilings: Vec<(usize, Cell)>,
+    pub rows: Vec<AppendRow>,
+}
+
+impl AppendSection {
+    pub fn ceiling_at(&self, writers: usize) -> Option<&Cell> {
+        self.ceilings
+            .iter()
+            .find(|(w, _)| *w == writers)
+            .map(|(_, c)| c)
+    }
+}
+
+pub async fn measure(options: &Options, scratch: &Scratch) -> Result<AppendSection, SuiteError> {
+    let mut section = AppendSection::default();
     for writers in options.writer_counts() {
+        let (ceiling, _) = super::ceilings::postgres_ceiling(options, scratch, writers).await?;
+        section.ceilings.push((writers, ceiling));
+        let rows = &mut section.rows;
         rows.push(cell::<ours::Ours>(options, scratch, writers).await?);
         rows.push(cell::<cqrs_es::CqrsEs>(options, scratch, writers).await?);
         rows.push(cell::<disintegrate::Disintegrate>(options, scratch, writers).await?);
     }
-    Ok(rows)
+    Ok(section)
 }
 
 /// Times `I` with `writers` writers, in a database dropped afterwards.
