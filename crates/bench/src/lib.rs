@@ -1,3 +1,7 @@
+//! The benchmarks. [`suite`] is `commerce-bench`, the one-run table of the servers'
+//! write ceilings beside the platform's append, relay and replay rates; the rest of
+//! this crate is `replay-bench`, whose [`run`] the suite's replay section calls.
+//!
 //! `replay-bench`: how fast each read store is rebuilt from the event stores, next to
 //! how fast the same server takes a plain bulk write of as much data, in one run.
 //!
@@ -52,6 +56,7 @@ pub mod pg;
 pub mod progress;
 pub mod report;
 pub mod sources;
+pub mod suite;
 pub mod views;
 
 pub use args::Options;

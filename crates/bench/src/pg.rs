@@ -21,10 +21,15 @@ impl Admin {
 
     /// Creates the database `name` (letters, digits and `_` only) and connects to it.
     pub async fn create(&self, name: &str) -> Result<PgPool, sqlx::Error> {
+        self.create_with(name, 8).await
+    }
+
+    /// [`Admin::create`] with a pool of up to `connections` connections.
+    pub async fn create_with(&self, name: &str, connections: u32) -> Result<PgPool, sqlx::Error> {
         self.execute(&format!("CREATE DATABASE {name}")).await?;
         let connected = PgPoolOptions::new()
-            .max_connections(8)
-            .connect_with(self.options.clone().database(name))
+            .max_connections(connections)
+            .connect_with(self.connect_options(name))
             .await;
         if connected.is_err() {
             // Nothing else knows of it yet: do not leave it behind.
@@ -33,13 +38,19 @@ impl Admin {
         connected
     }
 
+    /// How to connect to the database `name` on this server.
+    pub fn connect_options(&self, name: &str) -> PgConnectOptions {
+        self.options.clone().database(name)
+    }
+
     /// Closes `pool` and drops its database, whoever is still connected.
     pub async fn drop(&self, pool: PgPool, name: &str) -> Result<(), sqlx::Error> {
         pool.close().await;
         self.drop_database(name).await
     }
 
-    async fn drop_database(&self, name: &str) -> Result<(), sqlx::Error> {
+    /// Drops the database `name` if it exists, whoever is still connected.
+    pub async fn drop_database(&self, name: &str) -> Result<(), sqlx::Error> {
         self.execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await
     }

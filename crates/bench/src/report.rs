@@ -139,6 +139,16 @@ impl fmt::Display for Report {
     }
 }
 
+/// Only the per-store table of a [`Report`], for `commerce-bench`'s replay section.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreTable<'a>(pub &'a Report);
+
+impl fmt::Display for StoreTable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.store_table(f)
+    }
+}
+
 impl Report {
     fn store_table(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(

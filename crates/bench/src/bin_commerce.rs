@@ -1,0 +1,38 @@
+//! `commerce-bench`: parses the command line, logs warnings only (unless `RUST_LOG`
+//! says otherwise), runs [`bench::suite::run`] and prints its tables on stdout;
+//! progress goes to stderr.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let options = bench::suite::Options::parse();
+    if std::env::var("RUST_LOG").map_or(true, |v| v.trim().is_empty()) {
+        // Still single-threaded: no other thread can read the environment concurrently.
+        // sqlx would warn of every slow statement and `DROP DATABASE`.
+        std::env::set_var(
+            "RUST_LOG",
+            "warn,sqlx::query=error,sqlx::postgres::notice=error",
+        );
+    }
+    platform::telemetry::init_tracing("commerce-bench");
+    match execute(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("commerce-bench: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(options: &bench::suite::Options) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(bench::suite::run(options))?;
+    println!("{report}");
+    Ok(())
+}
