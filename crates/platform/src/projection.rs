@@ -346,10 +346,17 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
         self.wake.notify_one();
     }
 
-    /// Runs passes until `stop` is cancelled.
+    /// Runs passes until `stop` is cancelled. A pass in progress is dropped then, not
+    /// finished: catching up a long backlog can take minutes, and dropping is safe,
+    /// since every apply is idempotent and a checkpoint is saved only after its page
+    /// (the page is applied again at the next start; an open transaction rolls back).
     pub async fn run(&self, stop: CancellationToken) {
         loop {
-            if let Err(err) = self.pass().await {
+            let passed = tokio::select! {
+                () = stop.cancelled() => return,
+                passed = self.pass() => passed,
+            };
+            if let Err(err) = passed {
                 tracing::warn!(projection = self.projection.name(), error = %err,
                     "projection pass failed, will retry");
             }
