@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use lapin::Connection;
+use platform::broker;
 use platform::http::{operational_routes, Health};
 use platform::nats::{self, NatsError};
 use platform::relay::RelayError;
@@ -151,7 +152,5 @@ impl Application {
 
 /// Closing (rather than dropping) hands unacknowledged deliveries back at once.
 async fn close(connection: &Connection) {
-    if let Err(err) = connection.close(200, "bridge session over".into()).await {
-        tracing::debug!(error = %err, "broker connection already closed");
-    }
+    broker::close(connection, "bridge session over").await;
 }

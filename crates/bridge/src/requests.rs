@@ -102,9 +102,18 @@ impl RequestForwarder {
         };
         self.link.set(true);
         tracing::info!(queue = QUEUE, keys = ?self.keys, "bridge forwarding requests to NATS");
+        // See `broker::session_alive`: the stream is not always woken when the
+        // connection dies.
+        let mut watchdog = tokio::time::interval(broker::WATCHDOG_PERIOD);
         let stopped = loop {
             let delivery = tokio::select! {
                 () = &mut *shutdown => break Ok(Stopped::Shutdown),
+                _ = watchdog.tick() => {
+                    if connection.status().connected() {
+                        continue;
+                    }
+                    break Ok(Stopped::StreamEnded);
+                }
                 next = consumer.next() => match next {
                     Some(Ok(delivery)) => delivery,
                     Some(Err(err)) => break Err(err.into()),

@@ -76,11 +76,24 @@ impl TestStack {
 
     /// Like [`Self::start`], against `servers`.
     pub async fn start_with(servers: Servers) -> anyhow::Result<Self> {
+        Self::init_logs();
         let mut stack = Self::prepare(servers).await?;
         stack.start_write_side().await?;
         stack.start_notification().await?;
         stack.start_query().await?;
         Ok(stack)
+    }
+
+    /// Logs of the services running in this test process, filtered by `RUST_LOG`
+    /// (`scripts/test.sh` sets `warn`), captured by the test runner and shown when a
+    /// test fails: what a service warned of is the first clue to why.
+    fn init_logs() {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
     }
 
     /// Creates the isolated resources, starting no service.

@@ -37,6 +37,28 @@ pub async fn bounded<T, E: From<lapin::Error>>(
     }
 }
 
+/// How often a consuming session checks that its connection and channel are still up.
+pub const WATCHDOG_PERIOD: Duration = Duration::from_secs(1);
+
+/// Whether a session's connection and channel are both still open. A consumer's
+/// delivery stream is not always woken when its connection dies (seen after
+/// `rabbitmqctl stop_app`: one consumer of a dozen waited forever): sessions check this
+/// every [`WATCHDOG_PERIOD`] instead of trusting the stream alone.
+pub fn session_alive(connection: &Connection, channel: &Channel) -> bool {
+    connection.status().connected() && channel.status().connected()
+}
+
+/// Closes `connection` (handing its unacknowledged deliveries back at once), within
+/// [`SETUP_TIMEOUT`]: a connection the broker already dropped may never answer the
+/// close, and a session that waits for it never reconnects.
+pub async fn close(connection: &Connection, reason: &str) {
+    match tokio::time::timeout(SETUP_TIMEOUT, connection.close(200, reason.into())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::debug!(error = %err, "broker connection already closed"),
+        Err(_) => tracing::warn!("broker connection did not answer the close; dropped"),
+    }
+}
+
 /// Connects, retrying with back-off until `attempts` are used up, so a service that
 /// starts before its broker waits for it instead of crashing.
 pub async fn connect(url: &str, name: &str, attempts: u32) -> Result<Connection, lapin::Error> {

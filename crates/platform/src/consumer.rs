@@ -80,6 +80,8 @@ impl Subscription {
 enum Stopped {
     Shutdown,
     StreamEnded,
+    /// The watchdog found the connection or the channel down.
+    SessionLost,
     Retrying,
 }
 
@@ -125,6 +127,9 @@ impl<H: DeliveryHandler> QueueConsumer<H> {
                 Ok(Stopped::StreamEnded) => {
                     tracing::warn!(%queue, "delivery stream ended, reconnecting")
                 }
+                Ok(Stopped::SessionLost) => {
+                    tracing::warn!(%queue, "broker session lost, reconnecting")
+                }
                 Err(err) => {
                     tracing::error!(%queue, error = %err, "consumer lost the broker, reconnecting")
                 }
@@ -151,9 +156,16 @@ impl<H: DeliveryHandler> QueueConsumer<H> {
             broker::bounded("subscribing", self.subscribe(&connection)).await?;
         self.connected.store(true, Ordering::Relaxed);
         tracing::info!(%queue, "consuming");
+        let mut watchdog = tokio::time::interval(broker::WATCHDOG_PERIOD);
         let stopped = loop {
             let delivery = tokio::select! {
                 () = &mut *shutdown => break Stopped::Shutdown,
+                _ = watchdog.tick() => {
+                    if broker::session_alive(&connection, &channel) {
+                        continue;
+                    }
+                    break Stopped::SessionLost;
+                }
                 next = deliveries.next() => match next {
                     Some(delivery) => delivery?,
                     None => break Stopped::StreamEnded,
@@ -168,9 +180,7 @@ impl<H: DeliveryHandler> QueueConsumer<H> {
             }
         };
         // Closing (rather than dropping) hands unacknowledged deliveries back at once.
-        if let Err(err) = connection.close(200, "session over".into()).await {
-            tracing::debug!(error = %err, "broker connection already closed");
-        }
+        broker::close(&connection, "session over").await;
         Ok(stopped)
     }
 

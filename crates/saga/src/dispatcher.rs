@@ -86,9 +86,7 @@ impl Dispatcher {
                 tokio::time::sleep(self.poll).await;
             }
         }
-        connection
-            .close(200, "saga dispatcher stopping".into())
-            .await?;
+        broker::close(&connection, "saga dispatcher stopping").await;
         Ok(())
     }
 
