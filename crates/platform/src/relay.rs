@@ -83,25 +83,11 @@ impl Relay {
         }
     }
 
-    /// Waits until this relay is the only one publishing its service's store: with
-    /// several replicas of a service, the others stand by. The lock is held by a
-    /// connection taken out of the pool, so dropping it (on any failure) ends the session
-    /// and releases the lock for a standby to take over.
+    /// Waits until this relay is the only one publishing its service's store
+    /// ([`store::lead`]): with several replicas of a service, the others stand by.
     async fn lead(&self) -> Result<sqlx::PgConnection, RelayError> {
-        let mut connection = self.pool.acquire().await?.detach();
         let key = format!("outbox-relay:{}", self.service);
-        loop {
-            let leading: bool =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
-                    .bind(&key)
-                    .fetch_one(&mut connection)
-                    .await?;
-            if leading {
-                tracing::info!(service = %self.service, "relay is leading");
-                return Ok(connection);
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+        Ok(store::lead(&self.pool, &key).await?)
     }
 
     /// A channel in confirm mode, with the exchanges declared.

@@ -218,6 +218,27 @@ pub async fn append_atomically(
     tx.commit().await.map_err(StoreError::from_sqlx)
 }
 
+/// Waits until this process holds the session advisory lock `key` on the store, and
+/// returns the connection holding it: one process at a time does the work the key
+/// names (relaying, sealing), replicas stand by. The connection is taken out of the
+/// pool, so dropping it (on any failure) ends the session and releases the lock for a
+/// standby to take over.
+pub async fn lead(pool: &PgPool, key: &str) -> Result<sqlx::PgConnection, sqlx::Error> {
+    let mut connection = pool.acquire().await?.detach();
+    loop {
+        let leading: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .fetch_one(&mut connection)
+                .await?;
+        if leading {
+            tracing::info!(key, "leading");
+            return Ok(connection);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
 /// One event a command appended: `(aggregate_id, sequence, event_type)`.
 pub type CommandEvent = (String, i64, String);
 

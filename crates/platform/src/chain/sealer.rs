@@ -70,25 +70,12 @@ impl Sealer {
         }
     }
 
-    /// Waits until this sealer is its service's only one. The lock lives on a
-    /// connection taken out of the pool, so a failure drops it and a standby replica
-    /// takes over. Were two ever to seal at once, the `chain_seq` key refuses the
-    /// second batch: a link is never written twice.
+    /// Waits until this sealer is its service's only one ([`store::lead`]). Were two
+    /// ever to seal at once, the `chain_seq` key refuses the second batch: a link is
+    /// never written twice.
     async fn lead(&self) -> Result<sqlx::PgConnection, ChainError> {
-        let mut connection = self.pool.acquire().await?.detach();
         let key = format!("event-chain:{}", self.service);
-        loop {
-            let leading: bool =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
-                    .bind(&key)
-                    .fetch_one(&mut connection)
-                    .await?;
-            if leading {
-                tracing::info!(service = %self.service, "sealer is leading");
-                return Ok(connection);
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+        Ok(store::lead(&self.pool, &key).await?)
     }
 
     /// Seals the events committed after the head, up to one batch; returns how many
