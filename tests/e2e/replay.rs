@@ -105,7 +105,7 @@ async fn every_projection_is_rebuilt_under_queries_and_equals_the_live_one() -> 
     assert_accepted(&stack.send("inventory.ReserveStock", reserve).await?);
     every_view_fed(&stack, &order_id, &customer).await?;
     stock_becomes(&stack, &skus[0], 18, 2, 0).await?;
-    let live = stack.view_snapshot(1).await?;
+    let live = stack.settled_view_snapshot(1).await?;
     assert!(
         live.values().all(|docs| !docs.is_empty()),
         "every view has documents: {live:?}"

@@ -206,37 +206,11 @@ pub async fn rebuild(stack: &TestStack) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The live views, once two snapshots a second apart agree and no store took an event
-/// in between (bounded to 30 s): a late answer (a provider's, after a restart) still on
-/// its way would otherwise reach the rebuild but not the snapshot.
-async fn settled_snapshot(stack: &TestStack, version: u32) -> anyhow::Result<e2e::views::Snapshot> {
-    let started = Instant::now();
-    let mut last = (
-        stack.store_counts().await?,
-        stack.view_snapshot(version).await?,
-    );
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = (
-            stack.store_counts().await?,
-            stack.view_snapshot(version).await?,
-        );
-        if now == last {
-            return Ok(now.1);
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(30),
-            "the read models never settled"
-        );
-        last = now;
-    }
-}
-
 /// Every view of the query service, document by document and key by key, equals what
 /// a rebuild from the event stores makes of them.
 pub async fn read_models_equal_a_rebuild(stack: &TestStack) -> anyhow::Result<()> {
     let version = live_version(stack).await?;
-    let live = settled_snapshot(stack, version).await?;
+    let live = stack.settled_view_snapshot(version).await?;
     anyhow::ensure!(
         live.values().any(|docs| !docs.is_empty()),
         "the live views are empty"

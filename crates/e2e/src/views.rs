@@ -38,6 +38,33 @@ impl TestStack {
         Ok(views)
     }
 
+    /// `version` of every view once it has settled: two snapshots a second apart agree
+    /// and no event store took an event in between (bounded to 30 s). A view checked by
+    /// one query can still be a page behind on another; and a late event (a provider's
+    /// answer) still on its way would reach a rebuild but not this snapshot.
+    pub async fn settled_view_snapshot(&self, version: u32) -> anyhow::Result<Snapshot> {
+        let started = std::time::Instant::now();
+        let mut last = (
+            self.store_counts().await?,
+            self.view_snapshot(version).await?,
+        );
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let now = (
+                self.store_counts().await?,
+                self.view_snapshot(version).await?,
+            );
+            if now == last {
+                return Ok(now.1);
+            }
+            anyhow::ensure!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the read models never settled"
+            );
+            last = now;
+        }
+    }
+
     /// Each Redis key of `version` of `view`, with its hash fields or sorted-set members.
     async fn redis_snapshot(&self, version: u32, view: View) -> anyhow::Result<Vec<Document>> {
         let redis = redis::Client::open(self.servers.redis_url.as_str())?;
