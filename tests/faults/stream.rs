@@ -223,8 +223,10 @@ pub async fn read_models_equal_a_rebuild(stack: &TestStack) -> anyhow::Result<()
         .map(|(name, docs)| {
             let theirs = rebuilt.get(name).cloned().unwrap_or_default();
             let first = docs.iter().find(|d| !theirs.contains(d));
+            let id = first.and_then(|d| d.get("_id"));
+            let counterpart = theirs.iter().find(|d| d.get("_id") == id);
             let len = (docs.len(), theirs.len());
-            format!("{name}: {len:?} live/rebuilt; first live only: {first:?}")
+            format!("{name}: {len:?} live/rebuilt; first live only: {first:?}; rebuilt: {counterpart:?}")
         })
         .collect();
     anyhow::ensure!(

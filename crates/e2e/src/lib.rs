@@ -148,15 +148,45 @@ impl TestStack {
         self.feed_urls.push((service.to_string(), url));
     }
 
-    /// How many events each service's store holds now, by service: unchanged over a
-    /// while, nothing is still on its way into them (a late provider answer, say).
-    pub async fn store_counts(&self) -> anyhow::Result<Vec<(String, i64)>> {
+    /// Per service: how many events its feed shows, and how many rows its store holds.
+    /// Unchanged over a while and equal, nothing is on its way: no late answer (a
+    /// provider's) still to come, and no committed event hidden from the feed behind a
+    /// transaction held open elsewhere in the cluster (the feed shows events below the
+    /// cluster's xmin horizon only).
+    pub async fn store_counts(&self) -> anyhow::Result<Vec<(String, i64, i64)>> {
         let mut counts = Vec::new();
         for (service, url) in &self.feed_urls {
             let feed = platform::feed::FeedClient::new(url);
-            counts.push((service.clone(), feed.count(Default::default()).await?));
+            let shown = feed.count(Default::default()).await?;
+            let stored = match self.store_database_url(service) {
+                Some(database) => {
+                    let pool = sqlx::PgPool::connect(&database).await?;
+                    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+                        .fetch_one(&pool)
+                        .await?;
+                    pool.close().await;
+                    rows
+                }
+                None => shown,
+            };
+            counts.push((service.clone(), shown, stored));
         }
         Ok(counts)
+    }
+
+    /// The database of `service`'s event store in this stack, once it has one.
+    fn store_database_url(&self, service: &str) -> Option<String> {
+        match service {
+            "inventory" => Some(self.inventory_database_url.clone()),
+            "order" => Some(self.order_database_url.clone()),
+            "user" => Some(self.user_database_url.clone()),
+            "notification" => Some(self.notification_database_url.clone()),
+            "payment" => self
+                .payment_database
+                .as_ref()
+                .map(|name| format!("postgres://postgres@127.0.0.1:5432/{name}")),
+            _ => None,
+        }
     }
 
     /// The feeds as `FEED_URLS` spells them: `service=url,...`.

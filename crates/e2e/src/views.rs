@@ -38,8 +38,9 @@ impl TestStack {
         Ok(views)
     }
 
-    /// `version` of every view once it has settled: two snapshots a second apart agree
-    /// and no event store took an event in between (bounded to 30 s). A view checked by
+    /// `version` of every view once it has settled: two snapshots a second apart agree,
+    /// no event store took an event in between, and every feed shows all its store
+    /// holds (bounded to 30 s; see [`TestStack::store_counts`]). A view checked by
     /// one query can still be a page behind on another; and a late event (a provider's
     /// answer) still on its way would reach a rebuild but not this snapshot.
     pub async fn settled_view_snapshot(&self, version: u32) -> anyhow::Result<Snapshot> {
@@ -54,7 +55,8 @@ impl TestStack {
                 self.store_counts().await?,
                 self.view_snapshot(version).await?,
             );
-            if now == last {
+            let all_shown = now.0.iter().all(|(_, shown, stored)| shown == stored);
+            if now == last && all_shown {
                 return Ok(now.1);
             }
             anyhow::ensure!(
