@@ -11,9 +11,7 @@ use std::time::Duration;
 use e2e::Servers;
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -49,30 +47,14 @@ impl Copier {
     async fn start(amqp_url: &str, exchange: &str, timing: Timing) -> anyhow::Result<Self> {
         let connection = lapin::Connection::connect(amqp_url, Default::default()).await?;
         let channel = connection.create_channel().await?;
-        let options = QueueDeclareOptions {
-            exclusive: true,
-            auto_delete: true,
-            ..QueueDeclareOptions::default()
-        };
-        let queue = channel
-            .queue_declare("".into(), options, FieldTable::default())
-            .await?;
-        channel
-            .queue_bind(
-                queue.name().clone(),
-                exchange.into(),
-                "#".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        let queue = e2e::private_queue(&channel, exchange, "#").await?;
         let consume = BasicConsumeOptions {
             no_ack: true,
             ..BasicConsumeOptions::default()
         };
         let consumer = channel
             .basic_consume(
-                queue.name().clone(),
+                queue.as_str().into(),
                 "copier".into(),
                 consume,
                 FieldTable::default(),
