@@ -1,14 +1,17 @@
 //! Executes inventory commands against the event store.
 //!
-//! Product commands go through cqrs-es (load, `handle`, append with optimistic
-//! concurrency). Reservation commands span an order's reservation and its products:
-//! every aggregate is loaded, a pure decision is taken, and all events are appended in
-//! one transaction. A concurrency conflict re-runs the decision on fresh state.
+//! Product commands go through cqrs-es ([`platform::aggregates`]: load from memory or
+//! the store, `handle`, group-committed append with optimistic concurrency).
+//! Reservation commands span an order's reservation and its products: every aggregate
+//! is loaded from the store, a pure decision is taken, and all events are appended in
+//! one statement. A concurrency conflict re-runs the decision on fresh state.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{CqrsFramework, EventStore};
+use cqrs_es::EventStore;
+use platform::aggregates::{Aggregates, MAX_ATTEMPTS};
+use platform::append::{Appender, DEFAULT_FLUSHERS};
 use platform::command_bus::{CommandHandler, IncomingCommand, Outcome, Unavailable};
 use platform::cqrs::{decode_tagged, outcome};
 use platform::store::{self, StoreError};
@@ -19,32 +22,24 @@ use crate::commands::InventoryCommand;
 use crate::domain::reservation::{self, Decision};
 use crate::domain::{InventoryError, Product, ProductCommand, Reservation};
 
-/// How often a command is re-decided after losing an optimistic-concurrency race.
-const MAX_ATTEMPTS: usize = 5;
-
-type Store<A> = PersistedEventStore<PostgresEventRepository, A>;
-
 /// Why a command did not take effect.
 pub type ExecutionError = platform::cqrs::ExecutionError<InventoryError>;
 
 pub struct Inventory {
-    pool: PgPool,
-    products: CqrsFramework<Product, Store<Product>>,
-    product_store: Store<Product>,
-    reservations: Store<Reservation>,
+    appender: Appender,
+    products: Aggregates<Product>,
+    reservations: PersistedEventStore<PostgresEventRepository, Reservation>,
 }
 
 impl Inventory {
     pub fn new(pool: PgPool) -> Self {
-        let store =
-            || PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
+        let appender = Appender::new(pool.clone(), DEFAULT_FLUSHERS);
         Self {
-            products: CqrsFramework::new(store(), vec![], ()),
-            product_store: store(),
+            products: Aggregates::new(&pool, &appender, ()),
             reservations: PersistedEventStore::new_event_store(PostgresEventRepository::new(
                 pool.clone(),
             )),
-            pool,
+            appender,
         }
     }
 
@@ -108,16 +103,7 @@ impl Inventory {
         command: ProductCommand,
         metadata: HashMap<String, String>,
     ) -> Result<(), ExecutionError> {
-        Ok(
-            platform::cqrs::execute_with_retry(
-                &self.products,
-                sku,
-                command,
-                metadata,
-                MAX_ATTEMPTS,
-            )
-            .await?,
-        )
+        Ok(self.products.execute(sku, command, metadata).await?)
     }
 
     /// Loads the reservation and every product it involves (`skus` plus those it already
@@ -136,9 +122,9 @@ impl Inventory {
             let mut products = BTreeMap::new();
             let mut sequences = BTreeMap::new();
             for sku in involved {
-                let context = self.product_store.load_aggregate(&sku).await?;
-                sequences.insert(sku.clone(), context.current_sequence);
-                products.insert(sku, context.aggregate);
+                let (product, sequence) = self.products.load(&sku).await?;
+                sequences.insert(sku.clone(), sequence);
+                products.insert(sku, product);
             }
             let decision = decide(&held.aggregate, &products).map_err(ExecutionError::Rule)?;
             if decision.reservation.is_empty() && decision.products.is_empty() {
@@ -157,7 +143,11 @@ impl Inventory {
                     sku, after, events, &metadata,
                 )?);
             }
-            match store::append_atomically(&self.pool, &appends).await {
+            let appended = self.appender.append_all(&appends).await;
+            for sku in decision.products.keys() {
+                self.products.forget(sku);
+            }
+            match appended {
                 Err(StoreError::Conflict) => continue,
                 other => return other.map_err(ExecutionError::from),
             }

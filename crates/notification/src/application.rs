@@ -4,19 +4,14 @@
 
 use std::collections::HashMap;
 
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{AggregateContext, AggregateError, CqrsFramework, EventStore};
+use cqrs_es::AggregateError;
+use platform::aggregates::Aggregates;
+use platform::append::{Appender, DEFAULT_FLUSHERS};
 use platform::command_bus::{CommandHandler, IncomingCommand, Outcome, Unavailable};
 use platform::cqrs::{decode_tagged, outcome, ExecutionError};
-use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 
 use crate::domain::{DeliveryPolicy, Notification, NotificationCommand, NotificationError};
-
-/// How often a command is re-decided after losing an optimistic-concurrency race.
-const MAX_ATTEMPTS: usize = 5;
-
-type Store = PersistedEventStore<PostgresEventRepository, Notification>;
 
 /// Every command the broker may carry, with its JSON Schema, for the command bus.
 /// `RecordDelivery` is absent on purpose: only the dispatcher issues it.
@@ -37,17 +32,14 @@ fn notification_id(command: &NotificationCommand) -> &str {
 }
 
 pub struct Notifications {
-    cqrs: CqrsFramework<Notification, Store>,
-    store: Store,
+    notifications: Aggregates<Notification>,
 }
 
 impl Notifications {
     pub fn new(pool: PgPool, policy: DeliveryPolicy) -> Self {
-        let store =
-            || PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
+        let appender = Appender::new(pool.clone(), DEFAULT_FLUSHERS);
         Self {
-            cqrs: CqrsFramework::new(store(), vec![], policy),
-            store: store(),
+            notifications: Aggregates::new(&pool, &appender, policy),
         }
     }
 
@@ -59,7 +51,7 @@ impl Notifications {
         metadata: HashMap<String, String>,
     ) -> Result<(), AggregateError<NotificationError>> {
         let id = notification_id(&command).to_string();
-        platform::cqrs::execute_with_retry(&self.cqrs, &id, command, metadata, MAX_ATTEMPTS).await
+        self.notifications.execute(&id, command, metadata).await
     }
 
     /// The current state of a notification (the default state if it was never asked for).
@@ -67,8 +59,7 @@ impl Notifications {
         &self,
         notification_id: &str,
     ) -> Result<Notification, AggregateError<NotificationError>> {
-        let mut context = self.store.load_aggregate(notification_id).await?;
-        Ok(std::mem::take(context.aggregate()))
+        Ok(self.notifications.load(notification_id).await?.0)
     }
 }
 

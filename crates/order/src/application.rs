@@ -7,18 +7,15 @@
 
 use std::collections::HashMap;
 
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{AggregateError, CqrsFramework};
+use cqrs_es::AggregateError;
+use platform::aggregates::Aggregates;
+use platform::append::{Appender, DEFAULT_FLUSHERS};
 use platform::command_bus::{CommandHandler, IncomingCommand, Outcome, Unavailable};
 use platform::cqrs::{decode_tagged, outcome, ExecutionError};
-use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 
 use crate::customers::table;
 use crate::domain::{Order, OrderCommand, Placement};
-
-/// How often a command is re-decided after losing an optimistic-concurrency race.
-const MAX_ATTEMPTS: usize = 5;
 
 /// Every command the service knows, with its JSON Schema, for the command bus.
 pub const SCHEMAS: &[(&str, &str)] = &[
@@ -45,16 +42,15 @@ fn order_id(command: &OrderCommand) -> &str {
 }
 
 pub struct Orders {
-    cqrs: CqrsFramework<Order, PersistedEventStore<PostgresEventRepository, Order>>,
+    orders: Aggregates<Order>,
     pool: PgPool,
 }
 
 impl Orders {
     pub fn new(pool: PgPool) -> Self {
-        let repository = PostgresEventRepository::new(pool.clone());
-        let store = PersistedEventStore::new_event_store(repository);
+        let appender = Appender::new(pool.clone(), DEFAULT_FLUSHERS);
         Self {
-            cqrs: CqrsFramework::new(store, vec![], ()),
+            orders: Aggregates::new(&pool, &appender, ()),
             pool,
         }
     }
@@ -80,7 +76,7 @@ impl Orders {
         metadata: HashMap<String, String>,
     ) -> Result<(), AggregateError<crate::domain::OrderError>> {
         let id = order_id(&command).to_string();
-        platform::cqrs::execute_with_retry(&self.cqrs, &id, command, metadata, MAX_ATTEMPTS).await
+        self.orders.execute(&id, command, metadata).await
     }
 }
 

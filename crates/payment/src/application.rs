@@ -4,19 +4,14 @@
 
 use std::collections::HashMap;
 
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{AggregateError, CqrsFramework};
+use cqrs_es::AggregateError;
+use platform::aggregates::Aggregates;
+use platform::append::{Appender, DEFAULT_FLUSHERS};
 use platform::command_bus::{CommandHandler, IncomingCommand, Outcome, Unavailable};
 use platform::cqrs::{decode_tagged, outcome, ExecutionError};
-use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 
 use crate::domain::{AuthorizationPolicy, Payment, PaymentCommand, PaymentError};
-
-/// How often a command is re-decided after losing an optimistic-concurrency race.
-const MAX_ATTEMPTS: usize = 5;
-
-type Store = PersistedEventStore<PostgresEventRepository, Payment>;
 
 /// Every command the broker may carry, with its JSON Schema, for the command bus.
 /// `RecordProviderAnswer` is absent on purpose: only provider webhooks issue it.
@@ -50,14 +45,14 @@ fn payment_id(command: &PaymentCommand) -> &str {
 }
 
 pub struct Payments {
-    cqrs: CqrsFramework<Payment, Store>,
+    payments: Aggregates<Payment>,
 }
 
 impl Payments {
     pub fn new(pool: PgPool, policy: AuthorizationPolicy) -> Self {
-        let store = PersistedEventStore::new_event_store(PostgresEventRepository::new(pool));
+        let appender = Appender::new(pool.clone(), DEFAULT_FLUSHERS);
         Self {
-            cqrs: CqrsFramework::new(store, vec![], policy),
+            payments: Aggregates::new(&pool, &appender, policy),
         }
     }
 
@@ -69,7 +64,7 @@ impl Payments {
         metadata: HashMap<String, String>,
     ) -> Result<(), AggregateError<PaymentError>> {
         let id = payment_id(&command).to_string();
-        platform::cqrs::execute_with_retry(&self.cqrs, &id, command, metadata, MAX_ATTEMPTS).await
+        self.payments.execute(&id, command, metadata).await
     }
 }
 

@@ -1,12 +1,11 @@
 //! Executing commands with cqrs-es, shared by the services: decoding a broker command
-//! into a service's command enum, retrying optimistic-concurrency conflicts, and turning
-//! the result into the command bus's [`Outcome`].
+//! into a service's command enum and turning the result into the command bus's
+//! [`Outcome`]. Executing itself, with retries, is [`crate::aggregates`].
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
-use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
+use cqrs_es::{Aggregate, AggregateError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -86,35 +85,6 @@ pub fn decode_tagged<C: DeserializeOwned>(
     }
     serde_json::from_value(serde_json::json!({ name: body }))
         .map_err(|err| reject("invalid_body", err.to_string()))
-}
-
-/// Executes a command, re-deciding it on fresh state when another writer appended to
-/// the same aggregate first. After `attempts` lost races the conflict is returned.
-pub async fn execute_with_retry<A, ES>(
-    cqrs: &CqrsFramework<A, ES>,
-    aggregate_id: &str,
-    command: A::Command,
-    metadata: HashMap<String, String>,
-    attempts: usize,
-) -> Result<(), AggregateError<A::Error>>
-where
-    A: Aggregate,
-    A::Command: Clone,
-    ES: EventStore<A>,
-{
-    for _ in 1..attempts.max(1) {
-        match cqrs
-            .execute_with_metadata(aggregate_id, command.clone(), metadata.clone())
-            .await
-        {
-            Err(AggregateError::AggregateConflict) => {
-                metrics::counter!("command_conflicts_total", "aggregate" => A::TYPE).increment(1);
-            }
-            other => return other,
-        }
-    }
-    cqrs.execute_with_metadata(aggregate_id, command, metadata)
-        .await
 }
 
 /// Runs an aggregate's `handle` in memory, on a copy of `state`: the copy as `handle`

@@ -2,7 +2,9 @@
 //!
 //! Layout:
 //! - [`config`]: typed settings read from environment variables, with local defaults.
-//! - [`cqrs`]: executing cqrs-es commands with optimistic-concurrency retries.
+//! - [`aggregates`]: the command side of an aggregate type: cqrs-es over an aggregate cache and group commit.
+//! - [`append`]: group commit: concurrent commands' events written by one statement.
+//! - [`cqrs`]: decoding commands, answering their outcome, running `handle` in memory.
 //! - [`telemetry`]: structured logging and the Prometheus recorder.
 //! - [`envelope`]: the JSON envelope every event travels in, and the metadata keys.
 //! - [`store`]: the `events` table as outbox: reading by commit order, atomic multi-aggregate appends.
@@ -25,6 +27,8 @@
 //! Services share this crate and nothing else.
 
 pub mod access;
+pub mod aggregates;
+pub mod append;
 pub mod broker;
 pub mod chain;
 pub mod command_bus;

@@ -383,7 +383,9 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
         Ok(applied)
     }
 
-    /// Applies `source`'s events after the version's checkpoint, page by page.
+    /// Applies `source`'s events after the version's checkpoint, page by page. While a
+    /// page is applied and its checkpoint saved, the next one is already being fetched:
+    /// reading the feed and writing the view overlap instead of taking turns.
     async fn catch_up(
         &self,
         version: u32,
@@ -392,27 +394,39 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
     ) -> Result<u64, RunError> {
         let name = self.projection.name();
         let feed = self.feeds.get(source)?;
-        let mut after = self.book.checkpoint(name, version, source).await?;
+        let after = self.book.checkpoint(name, version, source).await?;
+        let mut page = feed.page(after, self.settings.page).await?;
         let mut applied = 0;
         loop {
-            let page = feed.page(after, self.settings.page).await?;
             let Some(last) = page.events.last().map(|e| e.cursor) else {
                 self.lag(source, 0);
                 return Ok(applied);
             };
-            self.apply_page(version, &page.events).await?;
-            self.book
-                .save_checkpoint(name, version, source, last)
-                .await?;
-            after = last;
+            let write = async {
+                self.apply_page(version, &page.events).await?;
+                self.book
+                    .save_checkpoint(name, version, source, last)
+                    .await
+                    .map_err(RunError::from)
+            };
+            let more = page.remaining > 0;
+            let next = async {
+                match more {
+                    true => feed.page(last, self.settings.page).await.map(Some),
+                    false => Ok(None),
+                }
+            };
+            let (written, next) = tokio::join!(write, next);
+            written?;
             let count = page.events.len() as u64;
             applied += count;
             if count_progress {
                 self.progress.add(count);
             }
             self.lag(source, page.remaining);
-            if page.remaining == 0 {
-                return Ok(applied);
+            match next? {
+                Some(following) => page = following,
+                None => return Ok(applied),
             }
         }
     }

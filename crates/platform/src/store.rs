@@ -99,7 +99,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn from_sqlx(err: sqlx::Error) -> Self {
+    pub(crate) fn from_sqlx(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => Self::Conflict,
             _ => Self::Database(err),

@@ -1,16 +1,19 @@
 //! Executes user commands against the event store, and maps outcomes to command-bus
 //! replies.
 //!
-//! `UpdateProfile` and `DeactivateUser` go through cqrs-es (load, `handle`, append with
-//! optimistic concurrency). `RegisterUser` spans the user and the claim on its email
+//! `UpdateProfile` and `DeactivateUser` go through cqrs-es ([`platform::aggregates`]:
+//! load from memory or the store, `handle`, group-committed append with optimistic
+//! concurrency). `RegisterUser` spans the user and the claim on its email
 //! address: both are loaded, a pure decision is taken, and both aggregates' events are
-//! appended in one transaction. A concurrency conflict re-runs the decision on fresh
+//! appended in one statement. A concurrency conflict re-runs the decision on fresh
 //! state, which is how the loser of a race for one address learns it is taken.
 
 use std::collections::HashMap;
 
 use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{CqrsFramework, EventStore};
+use cqrs_es::EventStore;
+use platform::aggregates::{Aggregates, MAX_ATTEMPTS};
+use platform::append::{Appender, DEFAULT_FLUSHERS};
 use platform::command_bus::{CommandHandler, IncomingCommand, Outcome, Unavailable};
 use platform::cqrs::{decode_tagged, outcome};
 use platform::store;
@@ -19,9 +22,6 @@ use sqlx::PgPool;
 
 use crate::domain::email::claim_key;
 use crate::domain::{registration, EmailClaim, User, UserCommand, UserError};
-
-/// How often a command is re-decided after losing an optimistic-concurrency race.
-const MAX_ATTEMPTS: usize = 5;
 
 /// Every command the service knows, with its JSON Schema, for the command bus.
 pub const SCHEMAS: &[(&str, &str)] = &[
@@ -45,24 +45,20 @@ type Store<A> = PersistedEventStore<PostgresEventRepository, A>;
 pub type ExecutionError = platform::cqrs::ExecutionError<UserError>;
 
 pub struct Users {
-    pool: PgPool,
-    cqrs: CqrsFramework<User, Store<User>>,
-    user_store: Store<User>,
+    appender: Appender,
+    users: Aggregates<User>,
     claims: Store<EmailClaim>,
 }
 
 impl Users {
     pub fn new(pool: PgPool) -> Self {
-        let repository = || PostgresEventRepository::new(pool.clone());
+        let appender = Appender::new(pool.clone(), DEFAULT_FLUSHERS);
         Self {
-            cqrs: CqrsFramework::new(
-                PersistedEventStore::new_event_store(repository()),
-                vec![],
-                (),
-            ),
-            user_store: PersistedEventStore::new_event_store(repository()),
-            claims: PersistedEventStore::new_event_store(repository()),
-            pool,
+            users: Aggregates::new(&pool, &appender, ()),
+            claims: PersistedEventStore::new_event_store(PostgresEventRepository::new(
+                pool.clone(),
+            )),
+            appender,
         }
     }
 
@@ -81,7 +77,8 @@ impl Users {
             } => self.register(&user_id, &email, &name, metadata).await,
             other => {
                 let id = other.user_id().to_string();
-                platform::cqrs::execute_with_retry(&self.cqrs, &id, other, metadata, MAX_ATTEMPTS)
+                self.users
+                    .execute(&id, other, metadata)
                     .await
                     .map_err(ExecutionError::from)
             }
@@ -116,19 +113,13 @@ impl Users {
         metadata: &HashMap<String, String>,
     ) -> Result<(), ExecutionError> {
         let key = claim_key(email);
-        let user = self.user_store.load_aggregate(user_id).await?;
+        let (user, user_sequence) = self.users.load(user_id).await?;
         let claim = self.claims.load_aggregate(&key).await?;
-        let decision =
-            registration::register(&user.aggregate, &claim.aggregate, user_id, email, name)
-                .map_err(ExecutionError::Rule)?;
+        let decision = registration::register(&user, &claim.aggregate, user_id, email, name)
+            .map_err(ExecutionError::Rule)?;
         // The user comes first: the reply names it, and lists its events first.
         let appends = [
-            store::serialize_events::<User>(
-                user_id,
-                user.current_sequence,
-                &decision.user,
-                metadata,
-            )?,
+            store::serialize_events::<User>(user_id, user_sequence, &decision.user, metadata)?,
             store::serialize_events::<EmailClaim>(
                 &key,
                 claim.current_sequence,
@@ -136,7 +127,9 @@ impl Users {
                 metadata,
             )?,
         ];
-        Ok(store::append_atomically(&self.pool, &appends).await?)
+        let appended = self.appender.append_all(&appends).await;
+        self.users.forget(user_id);
+        Ok(appended?)
     }
 }
 

@@ -1,10 +1,11 @@
 //! Our command path: `inventory::Inventory::execute`, what the command bus calls for
-//! each command once decoded — cqrs-es loads the `Product` aggregate from the
-//! inventory store (migrated with the service's migrations: postgres-es's columns plus
-//! the outbox's `global_position`, `tx_id`, `event_id` and their indexes), the domain
-//! decides, and the event is appended under optimistic concurrency, with the retries
-//! of `platform::cqrs::execute_with_retry`. Each command carries the metadata the bus
-//! gives it (command, correlation and causation ids).
+//! each command once decoded — `platform::aggregates`: cqrs-es takes the `Product`
+//! aggregate from the service's aggregate cache (or loads it from the inventory store,
+//! migrated with the service's migrations: postgres-es's columns plus the outbox's
+//! `global_position`, `tx_id`, `event_id` and their indexes), the domain decides, and
+//! the event is appended under optimistic concurrency by the service's group commit
+//! (`platform::append`), with conflicts retried. Each command carries the metadata the
+//! bus gives it (command, correlation and causation ids).
 //!
 //! A writer's first command on a sku is `AddProduct` (the domain refuses stock for an
 //! unknown product), the others `AddStock`: one event per command either way.

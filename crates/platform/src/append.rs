@@ -1,0 +1,147 @@
+//! Group commit of appends: the events of concurrent commands written to a service's
+//! `events` table by one statement, so they share one transaction and one WAL flush.
+//!
+//! Each append joins a queue; a flush takes everything queued and writes it with a
+//! single `INSERT … SELECT FROM unnest(…)`. At most [`Appender::new`]'s `flushers`
+//! flushes run at once, so batches form by themselves under load (while the flushers
+//! wait on the disk, commands queue up) and a lone command is written at once, with no
+//! timer to wait for.
+//!
+//! Correctness does not depend on batching: a statement is atomic, so a batch commits
+//! whole or not at all. When it fails — a conflict on the `(aggregate_type,
+//! aggregate_id, sequence)` key, or anything else — each append of the batch is written
+//! again on its own, so one command's conflict never fails another and each gets its
+//! own exact answer. Rows are written exactly as postgres-es writes them (the columns'
+//! defaults fill the rest), so cqrs-es loads them back.
+//!
+//! A flush runs in its own task: a caller dropped mid-append (shutdown, a timeout)
+//! cannot cancel a write other commands wait on.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cqrs_es::persist::SerializedEvent;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::{oneshot, Semaphore};
+
+use crate::store::{AggregateAppend, StoreError};
+
+/// Concurrent flushes by default: one can fill while another waits on the disk.
+pub const DEFAULT_FLUSHERS: usize = 2;
+
+/// The group-committing writer of one service's event store. Cheap to clone.
+#[derive(Clone)]
+pub struct Appender {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    queue: Mutex<Vec<Pending>>,
+    flushers: Semaphore,
+}
+
+struct Pending {
+    rows: Vec<SerializedEvent>,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+impl Appender {
+    /// An appender writing through `pool` with at most `flushers` flushes at once.
+    pub fn new(pool: PgPool, flushers: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                queue: Mutex::new(Vec::new()),
+                flushers: Semaphore::new(flushers.max(1)),
+            }),
+        }
+    }
+
+    /// Appends `rows` (the events of one command, each with its aggregate and
+    /// sequence) atomically: all or none. A row whose key is taken fails the whole
+    /// append with [`StoreError::Conflict`].
+    pub async fn append(&self, rows: Vec<SerializedEvent>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.queue().push(Pending { rows, reply });
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(async move { flush(&inner).await });
+        answer
+            .await
+            .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
+    }
+
+    /// Appends the events of several aggregates atomically: one business rule spanning
+    /// them (a reservation over several products) commits whole or not at all.
+    pub async fn append_all(&self, appends: &[AggregateAppend]) -> Result<(), StoreError> {
+        let rows = appends.iter().flat_map(|a| a.events.iter().cloned());
+        self.append(rows.collect()).await
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Writes whatever is queued once a flusher is free; an earlier flush may already
+/// have taken this task's append, and then there is nothing left to do.
+async fn flush(inner: &Inner) {
+    let Ok(_permit) = inner.flushers.acquire().await else {
+        return;
+    };
+    let batch = std::mem::take(&mut *inner.queue.lock().unwrap_or_else(PoisonError::into_inner));
+    if batch.is_empty() {
+        return;
+    }
+    metrics::histogram!("append_batch_commands").record(batch.len() as f64);
+    if batch.len() > 1 {
+        let rows: Vec<&SerializedEvent> = batch.iter().flat_map(|p| &p.rows).collect();
+        if insert(&inner.pool, &rows).await.is_ok() {
+            for pending in batch {
+                let _ = pending.reply.send(Ok(()));
+            }
+            return;
+        }
+    }
+    for pending in batch {
+        let rows: Vec<&SerializedEvent> = pending.rows.iter().collect();
+        let _ = pending.reply.send(insert(&inner.pool, &rows).await);
+    }
+}
+
+/// One statement, so one implicit transaction: the rows commit together or not at all.
+async fn insert(pool: &PgPool, rows: &[&SerializedEvent]) -> Result<(), StoreError> {
+    let column = |f: fn(&SerializedEvent) -> String| rows.iter().map(|r| f(r)).collect();
+    let types: Vec<String> = column(|r| r.aggregate_type.clone());
+    let ids: Vec<String> = column(|r| r.aggregate_id.clone());
+    let event_types: Vec<String> = column(|r| r.event_type.clone());
+    let versions: Vec<String> = column(|r| r.event_version.clone());
+    let sequences: Vec<i64> = rows.iter().map(|r| r.sequence as i64).collect();
+    let payloads: Vec<&Value> = rows.iter().map(|r| &r.payload).collect();
+    let metadata: Vec<&Value> = rows.iter().map(|r| &r.metadata).collect();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata) \
+         SELECT t, i, s, e, v, p::json, m::json \
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
+                     $6::jsonb[], $7::jsonb[]) WITH ORDINALITY AS r(t, i, s, e, v, p, m, n) \
+         ORDER BY n",
+    )
+    .bind(types)
+    .bind(ids)
+    .bind(sequences)
+    .bind(event_types)
+    .bind(versions)
+    .bind(payloads)
+    .bind(metadata)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .map_err(StoreError::from_sqlx)
+}
