@@ -1,10 +1,12 @@
 //! SIGKILL: each service binary (inventory, order, user, notification, payment, the
-//! provider simulator and the NATS bridge) runs as a child process beside the stack's
-//! in-process instance, consuming the same queues and writing the same database, and is
-//! killed mid-stream and started again, one after another. Whatever the killed process
-//! held (prefetched deliveries, an open transaction, an unconfirmed relay batch) must
-//! be redelivered or redone exactly once. (The saga and the payment service killed as
-//! the only instance are in the e2e suite's `sagas.rs`.)
+//! provider simulator, the NATS bridge, the saga and the query service) runs as a child
+//! process beside the stack's in-process instance, consuming the same queues and
+//! writing the same database or read stores, and is killed mid-stream and started
+//! again, one after another. Whatever the killed process held (prefetched deliveries,
+//! an open transaction, an unconfirmed relay batch or outbox row, a half-applied page
+//! of a view) must be redelivered or redone exactly once. (The saga and the payment
+//! service killed as the only instance are in the e2e suite's `sagas.rs`; the analytics
+//! service is not killed here, as these checks do not read its star schema.)
 
 use std::time::Duration;
 
@@ -14,9 +16,10 @@ use e2e::{Servers, TestStack};
 use crate::stream::{check, every_order_ends, Fixture};
 
 /// Every path of the mix three times; spaced so the stream lasts as long as its faults
-/// (the cost of a test is the rebuild of every view afterwards, which grows with orders).
+/// (nine processes, 0.8 s each; the cost of a test is the rebuild of every view
+/// afterwards, which grows with orders, not with time).
 const ORDERS: usize = 18;
-const EVERY: Duration = Duration::from_millis(270);
+const EVERY: Duration = Duration::from_millis(400);
 
 /// The environment of a provider or bridge process on the stack's NATS stream.
 fn nats_env(stack: &TestStack, port: u16) -> anyhow::Result<Vec<(String, String)>> {
@@ -33,9 +36,42 @@ fn nats_env(stack: &TestStack, port: u16) -> anyhow::Result<Vec<(String, String)
     Ok(env)
 }
 
+/// The environment of a query-service process on the stack's read stores and feeds,
+/// polling them as often as the in-process one.
+fn query_env(stack: &TestStack, port: u16) -> Vec<(String, String)> {
+    let mut env = stack.process_env("UNUSED_DATABASE_URL", "", port);
+    env.extend([
+        ("MONGODB_URL".into(), e2e::MONGODB_URL.into()),
+        ("MONGODB_DATABASE".into(), stack.mongodb_database.clone()),
+        ("REDIS_URL".into(), stack.servers.redis_url.clone()),
+        ("REDIS_KEY_PREFIX".into(), stack.redis_key_prefix.clone()),
+        ("FEED_URLS".into(), stack.feed_urls_setting()),
+        ("PROJECTION_POLL_MS".into(), "200".into()),
+    ]);
+    env
+}
+
 /// Every service binary, started beside the in-process stack and healthy.
 async fn replicas(stack: &mut TestStack) -> anyhow::Result<Vec<ServiceProcess>> {
+    let mut processes = write_sides(stack).await?;
+    for (package, binary) in [("provider", "payment-provider"), ("bridge", "nats-bridge")] {
+        let port = free_port()?;
+        let env = nats_env(stack, port)?;
+        processes.push(ServiceProcess::start(package, binary, env, port).await?);
+    }
+    let port = free_port()?;
+    let env = query_env(stack, port);
+    processes.push(ServiceProcess::start("query", "query-service", env, port).await?);
+    for process in &processes {
+        stack.healthy(process.port).await?;
+    }
+    Ok(processes)
+}
+
+/// The write sides' binaries and the saga's, each on the stack's database of its own.
+async fn write_sides(stack: &mut TestStack) -> anyhow::Result<Vec<ServiceProcess>> {
     let payment_url = stack.payment_database().await?;
+    let saga_url = stack.saga_database().await?;
     let outbox = stack.notification_outbox_file.display().to_string();
     let services = [
         (
@@ -63,6 +99,7 @@ async fn replicas(stack: &mut TestStack) -> anyhow::Result<Vec<ServiceProcess>> 
             stack.notification_database_url.clone(),
         ),
         ("payment", "payment-service", "PAYMENT", payment_url),
+        ("saga", "saga", "SAGA", saga_url),
     ];
     let mut processes = Vec::new();
     for (package, binary, upper, url) in services {
@@ -70,14 +107,6 @@ async fn replicas(stack: &mut TestStack) -> anyhow::Result<Vec<ServiceProcess>> 
         let mut env = stack.process_env(&format!("{upper}_DATABASE_URL"), &url, port);
         env.push(("NOTIFICATION_OUTBOX_FILE".into(), outbox.clone()));
         processes.push(ServiceProcess::start(package, binary, env, port).await?);
-    }
-    for (package, binary) in [("provider", "payment-provider"), ("bridge", "nats-bridge")] {
-        let port = free_port()?;
-        let env = nats_env(stack, port)?;
-        processes.push(ServiceProcess::start(package, binary, env, port).await?);
-    }
-    for process in &processes {
-        stack.healthy(process.port).await?;
     }
     Ok(processes)
 }

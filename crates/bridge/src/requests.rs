@@ -150,22 +150,34 @@ impl RequestForwarder {
     }
 
     /// Forwards and settles one delivery. Returns `false` when it was handed back for
-    /// a retry, which ends the session.
+    /// a retry, or could not be settled, which ends the session. Settling is bounded
+    /// (`broker::bounded`): lapin may never resolve an ack whose connection died under
+    /// it, and the bridge would wait on it for good instead of reconnecting.
     async fn process(&self, delivery: Delivery) -> bool {
         let disposition = self.forward(&delivery).await;
         let (outcome, settled) = match disposition {
-            Disposition::Ack => ("forwarded", delivery.ack(BasicAckOptions::default()).await),
-            Disposition::DeadLetter => ("dead_lettered", delivery.nack(nack(false)).await),
+            Disposition::Ack => (
+                "forwarded",
+                broker::bounded("acknowledging", delivery.ack(BasicAckOptions::default())).await,
+            ),
+            Disposition::DeadLetter => (
+                "dead_lettered",
+                broker::bounded("dead-lettering", delivery.nack(nack(false))).await,
+            ),
             Disposition::Retry => {
                 tokio::time::sleep(RETRY_PAUSE).await;
-                ("retried", delivery.nack(nack(true)).await)
+                let handed_back = delivery.nack(nack(true));
+                (
+                    "retried",
+                    broker::bounded("handing back", handed_back).await,
+                )
             }
         };
         metrics::counter!("bridge_requests_total", "outcome" => outcome).increment(1);
-        if let Err(err) = settled {
+        if let Err(err) = &settled {
             tracing::warn!(error = %err, "could not settle delivery; RabbitMQ will redeliver it");
         }
-        !matches!(disposition, Disposition::Retry)
+        settled.is_ok() && !matches!(disposition, Disposition::Retry)
     }
 
     async fn forward(&self, delivery: &Delivery) -> Disposition {

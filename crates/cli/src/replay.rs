@@ -111,32 +111,53 @@ async fn rebuild(
     timeout: Duration,
 ) -> Result<bool, ReplayError> {
     let url = format!("{base}/projections/{}", status.name);
+    let before: Status = get(http, &url).await?;
     post(http, &format!("{url}/rebuild")).await?;
     let bar = progress_bar(&status.name);
-    let started = Instant::now();
+    let (started, mut seen_running) = (Instant::now(), false);
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let now: Status = get(http, &url).await?;
-        let report = &now.rebuild;
-        bar.set_length(report.total.max(1));
-        bar.set_position(report.done);
-        bar.set_message(format!("{:>9.0} events/s", report.events_per_second));
-        let finished = matches!(report.state.as_str(), "done" | "failed");
-        if finished || started.elapsed() > timeout {
-            let version = now.version.map_or("?".into(), |v| v.to_string());
-            let ok = report.state == "done";
-            let ending = if ok {
-                format!("now version {version}")
-            } else {
-                report.state.clone()
-            };
-            bar.finish_with_message(format!(
-                "{:>9.0} events/s  {ending}",
-                report.events_per_second
-            ));
+        show(&bar, &now.rebuild);
+        seen_running |= matches!(now.rebuild.state.as_str(), "rebuilding" | "swapping");
+        let outcome = outcome(&before, &now, seen_running);
+        if outcome.is_some() || started.elapsed() > timeout {
+            let ok = outcome == Some(true);
+            finish(&bar, &now, ok);
             return Ok(ok);
         }
     }
+}
+
+/// How the rebuild requested after `before` was read ended: `None` while it runs, or
+/// before it has begun. Until a rebuild begins, the service still reports how its
+/// previous one ended, so a `done` counts only once the version moved past `before`'s,
+/// and a `failed` only once this rebuild was seen running or the previous one had not
+/// failed (a rebuild requested twice in a row would otherwise end at once, unfinished).
+fn outcome(before: &Status, now: &Status, seen_running: bool) -> Option<bool> {
+    match now.rebuild.state.as_str() {
+        "done" if now.version > before.version => Some(true),
+        "failed" if seen_running || before.rebuild.state != "failed" => Some(false),
+        _ => None,
+    }
+}
+
+fn show(bar: &ProgressBar, report: &Report) {
+    bar.set_length(report.total.max(1));
+    bar.set_position(report.done);
+    bar.set_message(format!("{:>9.0} events/s", report.events_per_second));
+}
+
+fn finish(bar: &ProgressBar, now: &Status, ok: bool) {
+    let ending = match (ok, now.version) {
+        (true, Some(version)) => format!("now version {version}"),
+        (true, None) => "now version ?".to_string(),
+        (false, _) => now.rebuild.state.clone(),
+    };
+    bar.finish_with_message(format!(
+        "{:>9.0} events/s  {ending}",
+        now.rebuild.events_per_second
+    ));
 }
 
 fn progress_bar(name: &str) -> ProgressBar {
@@ -182,4 +203,48 @@ async fn send(
         status: status.as_u16(),
         body: response.text().await.unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: &str, version: u32) -> Status {
+        Status {
+            name: "product_list".into(),
+            version: Some(version),
+            rebuild: Report {
+                state: state.into(),
+                total: 10,
+                done: 10,
+                events_per_second: 100.0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_done_left_by_the_previous_rebuild_does_not_end_the_next_one() {
+        let before = status("done", 2);
+        assert_eq!(outcome(&before, &status("done", 2), false), None);
+        assert_eq!(outcome(&before, &status("rebuilding", 2), true), None);
+        assert_eq!(outcome(&before, &status("swapping", 3), true), None);
+        assert_eq!(outcome(&before, &status("done", 3), true), Some(true));
+    }
+
+    #[test]
+    fn a_rebuild_finished_between_two_polls_is_seen_done() {
+        let before = status("idle", 1);
+        assert_eq!(outcome(&before, &status("done", 2), false), Some(true));
+    }
+
+    #[test]
+    fn a_failure_ends_the_rebuild_unless_the_previous_one_left_it() {
+        assert_eq!(
+            outcome(&status("done", 2), &status("failed", 2), false),
+            Some(false)
+        );
+        let before = status("failed", 2);
+        assert_eq!(outcome(&before, &status("failed", 2), false), None);
+        assert_eq!(outcome(&before, &status("failed", 2), true), Some(false));
+    }
 }

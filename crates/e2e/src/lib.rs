@@ -153,7 +153,7 @@ impl TestStack {
     /// provider's) still to come, and no committed event hidden from the feed behind a
     /// transaction held open elsewhere in the cluster (the feed shows events below the
     /// cluster's xmin horizon only).
-    pub async fn store_counts(&self) -> anyhow::Result<Vec<(String, i64, i64)>> {
+    pub async fn store_counts(&self) -> anyhow::Result<views::StoreCounts> {
         let mut counts = Vec::new();
         for (service, url) in &self.feed_urls {
             let feed = platform::feed::FeedClient::new(url);

@@ -59,6 +59,33 @@ impl TestStack {
         self.nats.as_ref()
     }
 
+    /// Waits, up to `limit`, until the payment gateway's JetStream consumers (the
+    /// provider's and the bridge's) hold no message undelivered or unacknowledged; at
+    /// once when the stack has no gateway. A webhook pulled by a bridge that then lost
+    /// RabbitMQ, or was killed, is redelivered only after the ack wait (30 s): until
+    /// then the provider's answer it carries is still on its way to the payment store.
+    pub async fn payment_gateway_drained(&self, limit: Duration) -> anyhow::Result<()> {
+        let Some(nats) = &self.nats else {
+            return Ok(());
+        };
+        let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await?);
+        self.eventually_within("the payment gateway drained", limit, || async {
+            // The provider first: it acks a request once its webhook is stored, so a
+            // webhook it answered since shows on the bridge's consumer.
+            let stream = js.get_stream(&nats.stream).await?;
+            for consumer in [provider::simulator::CONSUMER, bridge::webhooks::CONSUMER] {
+                let info = stream.consumer_info(consumer).await?;
+                let (pending, unacked) = (info.num_pending, info.num_ack_pending);
+                anyhow::ensure!(
+                    pending == 0 && unacked == 0,
+                    "{consumer}: {pending} pending, {unacked} unacknowledged"
+                );
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Creates the payment service's database (once) and returns its URL.
     pub async fn payment_database(&mut self) -> anyhow::Result<String> {
         let name = format!("e2e_payment_{}", self.id);

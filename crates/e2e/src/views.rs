@@ -5,12 +5,17 @@ use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
+use platform::store::Cursor;
 use query::projector::View;
 
 use crate::{TestStack, MONGODB_URL};
 
 /// Each view's documents (MongoDB collections by name, Redis keys as `redis:<view>`).
 pub type Snapshot = BTreeMap<String, Vec<Document>>;
+
+/// Per service: the events its feed shows and its store holds
+/// ([`TestStack::store_counts`]).
+pub type StoreCounts = Vec<(String, i64, i64)>;
 
 impl TestStack {
     /// Everything `version` of every query-service view holds: each MongoDB collection
@@ -38,26 +43,28 @@ impl TestStack {
         Ok(views)
     }
 
-    /// `version` of every view once it has settled: two snapshots a second apart agree,
-    /// no event store took an event in between, and every feed shows all its store
-    /// holds (bounded to 30 s; see [`TestStack::store_counts`]). A view checked by
-    /// one query can still be a page behind on another; and a late event (a provider's
-    /// answer) still on its way would reach a rebuild but not this snapshot.
+    /// `version` of every view once it has settled; see [`TestStack::settled_views`].
     pub async fn settled_view_snapshot(&self, version: u32) -> anyhow::Result<Snapshot> {
+        Ok(self.settled_views(version).await?.1)
+    }
+
+    /// `version` of every view once it has settled, with the store counts it settled at
+    /// (bounded to 30 s): every feed shows all its store holds, every view has read its
+    /// feeds to their end, and neither the stores nor the views changed in the second
+    /// that followed. The snapshot then holds exactly what those counts of events make
+    /// (the stores only grow). A view checked by one query can still be a page behind on
+    /// another; a transaction open elsewhere in the cluster hides committed events from
+    /// the feeds (see [`TestStack::store_counts`]); and a late event (a provider's
+    /// answer) still on its way would reach a rebuild but not this snapshot.
+    pub async fn settled_views(&self, version: u32) -> anyhow::Result<(StoreCounts, Snapshot)> {
         let started = std::time::Instant::now();
-        let mut last = (
-            self.store_counts().await?,
-            self.view_snapshot(version).await?,
-        );
+        let mut last = self.views_sample(version).await?;
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            let now = (
-                self.store_counts().await?,
-                self.view_snapshot(version).await?,
-            );
-            let all_shown = now.0.iter().all(|(_, shown, stored)| shown == stored);
-            if now == last && all_shown {
-                return Ok(now.1);
+            let now = self.views_sample(version).await?;
+            let all_shown = last.0.iter().all(|(_, shown, stored)| shown == stored);
+            if last.1 && all_shown && (&now.0, &now.2) == (&last.0, &last.2) {
+                return Ok((last.0, last.2));
             }
             anyhow::ensure!(
                 started.elapsed() < std::time::Duration::from_secs(30),
@@ -65,6 +72,61 @@ impl TestStack {
             );
             last = now;
         }
+    }
+
+    /// The store counts, then whether every view of `version` had read its feeds to
+    /// their end, then the views: in this order, so that counts unchanged at the next
+    /// sample prove the views were whole when they were read.
+    async fn views_sample(&self, version: u32) -> anyhow::Result<(StoreCounts, bool, Snapshot)> {
+        let counts = self.store_counts().await?;
+        let caught_up = self.views_caught_up(version).await?;
+        Ok((counts, caught_up, self.view_snapshot(version).await?))
+    }
+
+    /// Whether every view of `version` has applied all its feeds show: each of its
+    /// checkpoints is at its feed's end (a view whose feed is not started stays empty).
+    async fn views_caught_up(&self, version: u32) -> anyhow::Result<bool> {
+        let checkpoints = self.checkpoints(version).await?;
+        for view in View::ALL {
+            for source in view.sources() {
+                let Some((_, url)) = self.feed_urls.iter().find(|(s, _)| s == source) else {
+                    continue;
+                };
+                let key = (view.name().to_string(), source.to_string());
+                let after = checkpoints.get(&key).copied().unwrap_or_default();
+                if platform::feed::FeedClient::new(url).count(after).await? > 0 {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The projections' checkpoints of `version`, by projection and source.
+    async fn checkpoints(
+        &self,
+        version: u32,
+    ) -> anyhow::Result<BTreeMap<(String, String), Cursor>> {
+        let client = mongodb::Client::with_uri_str(MONGODB_URL).await?;
+        let collection = client
+            .database(&self.mongodb_database)
+            .collection::<Document>(query::store::CHECKPOINTS);
+        let found: Vec<Document> = collection
+            .find(doc! {"version": i64::from(version)})
+            .await?
+            .try_collect()
+            .await?;
+        let cursor = |d: &Document| Cursor {
+            tx_id: d.get_i64("tx_id").unwrap_or(0),
+            position: d.get_i64("position").unwrap_or(0),
+        };
+        Ok(found
+            .iter()
+            .filter_map(|d| {
+                let key = (d.get_str("projection").ok()?, d.get_str("source").ok()?);
+                Some(((key.0.to_string(), key.1.to_string()), cursor(d)))
+            })
+            .collect())
     }
 
     /// Each Redis key of `version` of `view`, with its hash fields or sorted-set members.

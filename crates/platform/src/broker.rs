@@ -16,14 +16,17 @@ pub const EVENTS_EXCHANGE: &str = "events";
 pub const COMMANDS_EXCHANGE: &str = "commands";
 pub const DEAD_LETTER_EXCHANGE: &str = "dead-letter";
 
-/// How long one connection attempt, or one session's set-up, may take. A broker whose
-/// node is stopping or starting (`rabbitmqctl stop_app` / `start_app`) can accept the
-/// TCP connection and never answer the AMQP handshake: without a bound, the session
-/// waits forever and its consumer never comes back.
+/// How long one connection attempt, one session's set-up, or one settlement or reply
+/// in a running session may take. A broker whose node is stopping or starting
+/// (`rabbitmqctl stop_app` / `start_app`) can accept the TCP connection and never
+/// answer the AMQP handshake, and lapin may never resolve an ack or a publish whose
+/// connection died under it: without a bound, the session waits forever and its
+/// consumer never comes back.
 pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs one set-up step (connecting, declaring, subscribing) within [`SETUP_TIMEOUT`];
-/// a step that takes longer fails like a lost connection, to be retried.
+/// Runs one broker step (connecting, declaring, subscribing, settling a delivery,
+/// sending a reply) within [`SETUP_TIMEOUT`]; a step that takes longer fails like a
+/// lost connection, to be retried.
 pub async fn bounded<T, E: From<lapin::Error>>(
     step: &str,
     future: impl std::future::Future<Output = Result<T, E>>,

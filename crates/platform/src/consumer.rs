@@ -175,8 +175,14 @@ impl<H: DeliveryHandler> QueueConsumer<H> {
             metrics::counter!("consumer_deliveries_total", "queue" => queue.clone(),
                 "disposition" => disposition.as_str())
             .increment(1);
-            if !self.settle(delivery, disposition).await {
-                break Stopped::Retrying;
+            match self.settle(delivery, disposition).await {
+                Ok(true) => {}
+                Ok(false) => break Stopped::Retrying,
+                Err(err) => {
+                    tracing::warn!(%queue, error = %err,
+                        "could not settle delivery; the broker will redeliver it");
+                    break Stopped::SessionLost;
+                }
             }
         };
         // Closing (rather than dropping) hands unacknowledged deliveries back at once.
@@ -207,23 +213,31 @@ impl<H: DeliveryHandler> QueueConsumer<H> {
         Ok((channel, consumer))
     }
 
-    /// Settles a delivery; returns `false` when it was handed back for a retry.
-    async fn settle(&self, delivery: Delivery, disposition: Disposition) -> bool {
+    /// Settles a delivery; `Ok(false)` when it was handed back for a retry. An error
+    /// (the broker gone, or silent past [`broker::SETUP_TIMEOUT`]: lapin may never
+    /// resolve an ack whose connection died under it) ends the session, and the broker
+    /// hands the delivery back when the connection goes.
+    async fn settle(
+        &self,
+        delivery: Delivery,
+        disposition: Disposition,
+    ) -> Result<bool, lapin::Error> {
         let nack = |requeue| BasicNackOptions {
             requeue,
             ..BasicNackOptions::default()
         };
-        let settled = match disposition {
-            Disposition::Ack => delivery.ack(BasicAckOptions::default()).await,
-            Disposition::DeadLetter => delivery.nack(nack(false)).await,
+        match disposition {
+            Disposition::Ack => {
+                broker::bounded("acknowledging", delivery.ack(BasicAckOptions::default())).await
+            }
+            Disposition::DeadLetter => {
+                broker::bounded("dead-lettering", delivery.nack(nack(false))).await
+            }
             Disposition::Retry => {
                 tokio::time::sleep(self.retry_pause).await;
-                delivery.nack(nack(true)).await
+                broker::bounded("handing back", delivery.nack(nack(true))).await
             }
-        };
-        if let Err(err) = settled {
-            tracing::warn!(error = %err, "could not settle delivery; the broker will redeliver it");
-        }
-        disposition != Disposition::Retry
+        }?;
+        Ok(disposition != Disposition::Retry)
     }
 }

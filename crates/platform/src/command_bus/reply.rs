@@ -140,15 +140,16 @@ pub(super) async fn send(channel: &Channel, delivery: &Delivery, reply: &Command
         .with_content_type("application/json".into())
         .with_correlation_id(correlation)
         .with_delivery_mode(2);
-    let published = channel
-        .basic_publish(
-            "".into(),
-            reply_to.as_str().into(),
-            BasicPublishOptions::default(),
-            &body,
-            properties,
-        )
-        .await;
+    // Bounded: lapin may never resolve a publish whose connection died under it, and
+    // the consumer would wait on it for good instead of reconnecting.
+    let publish = channel.basic_publish(
+        "".into(),
+        reply_to.as_str().into(),
+        BasicPublishOptions::default(),
+        &body,
+        properties,
+    );
+    let published = crate::broker::bounded("sending the reply", publish).await;
     if let Err(err) = &published {
         tracing::warn!(error = %err, "reply could not be sent");
     }
