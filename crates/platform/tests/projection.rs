@@ -232,6 +232,12 @@ impl Bench {
         views.get(&version).cloned().unwrap_or_default()
     }
 
+    /// The events parked so far: `(event, reason)`.
+    fn parked(&self) -> Vec<(String, String)> {
+        let parked = self.book.parked.lock().unwrap_or_else(|e| e.into_inner());
+        parked.clone()
+    }
+
     async fn stop(self) -> anyhow::Result<()> {
         self.server.abort();
         drop_store(self.pool, &self.name).await
@@ -270,12 +276,7 @@ async fn an_event_that_keeps_failing_is_parked_and_the_rest_applied() -> anyhow:
         bench.view(1),
         BTreeMap::from([("A".into(), 2), ("B".into(), 3)])
     );
-    let parked = bench
-        .book
-        .parked
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let parked = bench.parked();
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].1, "bad sku");
     bench.stop().await
@@ -296,12 +297,7 @@ async fn an_unavailable_read_store_parks_nothing_and_keeps_the_checkpoint() -> a
         matches!(failed, Err(RunError::Store(ApplyError::Unavailable(_)))),
         "{failed:?}"
     );
-    assert!(bench
-        .book
-        .parked
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .is_empty());
+    assert!(bench.parked().is_empty());
     bench.model.down.store(false, Ordering::SeqCst);
     bench.pass_until(1).await?;
     assert_eq!(bench.view(1), BTreeMap::from([("A".into(), 2)]));
@@ -366,12 +362,7 @@ async fn a_batch_that_fails_is_applied_again_event_by_event_parking_only_the_bad
         BTreeMap::from([("A".into(), 2), ("B".into(), 3)]),
         "A, applied by the failed batch and again on its own, counts once"
     );
-    let parked = bench
-        .book
-        .parked
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let parked = bench.parked();
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].1, "bad sku");
     bench.stop().await
