@@ -66,7 +66,7 @@ impl Appender {
             return Ok(());
         }
         let (reply, answer) = oneshot::channel();
-        self.queue().push(Pending { rows, reply });
+        self.inner.queue().push(Pending { rows, reply });
         let inner = Arc::clone(&self.inner);
         tokio::spawn(async move { flush(&inner).await });
         answer
@@ -80,12 +80,11 @@ impl Appender {
         let rows = appends.iter().flat_map(|a| a.events.iter().cloned());
         self.append(rows.collect()).await
     }
+}
 
+impl Inner {
     fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
-        self.inner
-            .queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -95,7 +94,7 @@ async fn flush(inner: &Inner) {
     let Ok(_permit) = inner.flushers.acquire().await else {
         return;
     };
-    let batch = std::mem::take(&mut *inner.queue.lock().unwrap_or_else(PoisonError::into_inner));
+    let batch = std::mem::take(&mut *inner.queue());
     if batch.is_empty() {
         return;
     }
