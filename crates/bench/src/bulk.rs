@@ -126,14 +126,15 @@ pub enum KeyTemplate {
     Text { key: String, value: String },
 }
 
-/// Every key under `prefix`, of a type the bulk write knows (others are logged).
+/// Every view's key under `prefix`, of a type the bulk write knows (others are logged).
 pub async fn key_templates(
     redis: &ConnectionManager,
     prefix: &str,
 ) -> Result<Vec<KeyTemplate>, redis::RedisError> {
     let mut redis = redis.clone();
     let mut templates = Vec::new();
-    for key in scan(&mut redis, &format!("{prefix}*")).await? {
+    // `<prefix>v<version>:...`: the views' keys, not their bookkeeping (`<prefix>books:`).
+    for key in scan(&mut redis, &format!("{prefix}v*")).await? {
         if let Some(template) = key_template(&mut redis, key).await? {
             templates.push(template);
         }

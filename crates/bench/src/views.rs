@@ -1,7 +1,7 @@
 //! The query service's views, replayed one by one, each into its own throwaway
 //! MongoDB database and Redis key prefix: a [`query::ReadStore`] as the service
 //! connects it, [`query::projector::ViewProjection`] run by a [`Runner`] with
-//! [`MongoBook`] (the service's own projection set, view by view). What a view wrote
+//! [`ViewBook`] (the service's own projection set, view by view). What a view wrote
 //! is read back from its database and prefix: that says where it writes (MongoDB,
 //! Redis or both) and gives the templates of the bulk write that follows.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use platform::projection::{Feeds, Runner};
-use query::projector::{ensure_indexes, MongoBook, Projections, View, ViewProjection};
+use query::projector::{ensure_indexes, Projections, View, ViewBook, ViewProjection};
 use query::store::{CHECKPOINTS, PARKED, VERSIONS};
 use query::ReadStore;
 
@@ -96,7 +96,7 @@ async fn measure_view(
         view,
         projections: Projections::new(store.clone()),
     };
-    let book = Arc::new(MongoBook::new(store.clone()));
+    let book = Arc::new(ViewBook::new(store.clone()));
     let runner = Runner::new(projection, book, feeds.clone(), options.runner_settings());
     let replay = progress::rebuild(&runner, view.name()).await?;
     let written = written(store, &names.prefix).await?;

@@ -283,8 +283,9 @@ impl TestStack {
         .await
     }
 
-    async fn start_query(&mut self) -> anyhow::Result<()> {
-        let query = query::build(query::Settings {
+    /// The query service's settings for this stack.
+    fn query_settings(&self) -> query::Settings {
+        query::Settings {
             access: platform::access::AccessSettings::default(),
             http_addr: "127.0.0.1:0".into(),
             mongodb_url: MONGODB_URL.into(),
@@ -299,8 +300,11 @@ impl TestStack {
                 drop_grace: Duration::from_millis(500),
                 ..RunnerSettings::default()
             },
-        })
-        .await?;
+        }
+    }
+
+    async fn start_query(&mut self) -> anyhow::Result<()> {
+        let query = query::build(self.query_settings()).await?;
         self.query_url = format!("http://127.0.0.1:{}", query.port());
         self.query_feeds = Some(query.feeds());
         self.spawn(query.run_until(self.shutdown.clone().cancelled_owned()));

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
-use platform::store::Cursor;
-use query::projector::View;
+use platform::projection::Bookkeeping;
+use query::projector::{View, ViewBook};
+use query::ReadStore;
 
 use crate::{TestStack, MONGODB_URL};
 
@@ -84,49 +85,30 @@ impl TestStack {
     }
 
     /// Whether every view of `version` has applied all its feeds show: each of its
-    /// checkpoints is at its feed's end (a view whose feed is not started stays empty).
+    /// checkpoints (read through the service's own books) is at its feed's end (a view
+    /// whose feed is not started stays empty).
     async fn views_caught_up(&self, version: u32) -> anyhow::Result<bool> {
-        let checkpoints = self.checkpoints(version).await?;
+        let store = ReadStore::connect(&self.query_settings()).await?;
+        let caught_up = self
+            .checkpoints_at_end(&ViewBook::new(store.clone()), version)
+            .await;
+        store.shutdown().await;
+        caught_up
+    }
+
+    async fn checkpoints_at_end(&self, book: &ViewBook, version: u32) -> anyhow::Result<bool> {
         for view in View::ALL {
             for source in view.sources() {
                 let Some((_, url)) = self.feed_urls.iter().find(|(s, _)| s == source) else {
                     continue;
                 };
-                let key = (view.name().to_string(), source.to_string());
-                let after = checkpoints.get(&key).copied().unwrap_or_default();
+                let after = book.checkpoint(view.name(), version, source).await?;
                 if platform::feed::FeedClient::new(url).count(after).await? > 0 {
                     return Ok(false);
                 }
             }
         }
         Ok(true)
-    }
-
-    /// The projections' checkpoints of `version`, by projection and source.
-    async fn checkpoints(
-        &self,
-        version: u32,
-    ) -> anyhow::Result<BTreeMap<(String, String), Cursor>> {
-        let client = mongodb::Client::with_uri_str(MONGODB_URL).await?;
-        let collection = client
-            .database(&self.mongodb_database)
-            .collection::<Document>(query::store::CHECKPOINTS);
-        let found: Vec<Document> = collection
-            .find(doc! {"version": i64::from(version)})
-            .await?
-            .try_collect()
-            .await?;
-        let cursor = |d: &Document| Cursor {
-            tx_id: d.get_i64("tx_id").unwrap_or(0),
-            position: d.get_i64("position").unwrap_or(0),
-        };
-        Ok(found
-            .iter()
-            .filter_map(|d| {
-                let key = (d.get_str("projection").ok()?, d.get_str("source").ok()?);
-                Some(((key.0.to_string(), key.1.to_string()), cursor(d)))
-            })
-            .collect())
     }
 
     /// Each Redis key of `version` of `view`, with its hash fields or sorted-set members.

@@ -64,6 +64,9 @@ pub const CHECKPOINTS: &str = "projection_checkpoints";
 pub const VERSIONS: &str = "projection_versions";
 /// MongoDB collection: events a projection could not apply, with their error.
 pub const PARKED: &str = "parked_events";
+/// Redis: the bookkeeping of the views kept in Redis alone, under
+/// `<prefix>books:` (never matched by a view's `<prefix>v<version>:` pattern).
+const BOOKS: &str = "books";
 
 /// Bounds Redis calls and MongoDB connection attempts, so a hung dependency turns into
 /// a retry, not a stall.
@@ -135,6 +138,37 @@ impl ReadStore {
     pub fn view_pattern(&self, version: u32, view: &str) -> String {
         let stem = if view == STOCK_LEVELS { "stock" } else { view };
         self.key(version, &format!("{stem}*"))
+    }
+
+    /// The Redis hash of `projection`'s checkpoints in `version`: one field per source.
+    pub fn checkpoints_key(&self, projection: &str, version: u32) -> String {
+        format!(
+            "{}{BOOKS}:checkpoints:{projection}:v{version}",
+            self.key_prefix
+        )
+    }
+
+    /// The Redis hash of the current version of each view kept in Redis alone.
+    pub fn versions_key(&self) -> String {
+        format!("{}{BOOKS}:versions", self.key_prefix)
+    }
+
+    /// Whether `key` (a full key, prefix included) is bookkeeping, not a view's data.
+    pub fn is_book_key(&self, key: &str) -> bool {
+        key.strip_prefix(&self.key_prefix)
+            .is_some_and(|rest| rest.starts_with(BOOKS))
+    }
+
+    /// The version of `view`, kept in Redis alone, that queries read now (1 until a
+    /// rebuild replaced it); see [`crate::projector::RedisBook`].
+    pub async fn redis_version(&self, view: &str) -> Result<u32, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let current: Option<i64> = redis::cmd("HGET")
+            .arg(self.versions_key())
+            .arg(view)
+            .query_async(&mut redis)
+            .await?;
+        Ok(u32::try_from(current.unwrap_or(1)).unwrap_or(1).max(1))
     }
 
     /// The collection holding `version` of the MongoDB view `view`.

@@ -1,4 +1,6 @@
-//! The projections' bookkeeping in MongoDB, beside the views it describes:
+//! The projections' bookkeeping. [`ViewBook`] keeps each view's where the view lives:
+//! in Redis for the views kept in Redis alone ([`super::redis_book`]), else in MongoDB
+//! ([`MongoBook`]), beside the views it describes:
 //! - `projection_checkpoints`: `{_id: "<projection>/v<version>/<source>", tx_id, position}`,
 //!   the cursor of the last event of that source applied to that version;
 //! - `projection_versions`: `{_id: "<projection>", current}`, the version queries read;
@@ -11,7 +13,96 @@ use platform::feed::FeedEvent;
 use platform::projection::{ApplyError, Bookkeeping};
 use platform::store::Cursor;
 
+use super::redis_book::RedisBook;
+use super::view::View;
 use crate::store::{ReadStore, CHECKPOINTS, PARKED, VERSIONS};
+
+/// The bookkeeping of every view of the service, each in its own store.
+#[derive(Clone)]
+pub struct ViewBook {
+    mongo: MongoBook,
+    redis: RedisBook,
+}
+
+impl ViewBook {
+    pub fn new(store: ReadStore) -> Self {
+        Self {
+            mongo: MongoBook::new(store.clone()),
+            redis: RedisBook::new(store),
+        }
+    }
+}
+
+/// Whether `projection` keeps its books in Redis.
+fn in_redis(projection: &str) -> bool {
+    View::named(projection).is_some_and(View::in_redis_alone)
+}
+
+impl Bookkeeping for ViewBook {
+    async fn checkpoint(
+        &self,
+        projection: &str,
+        version: u32,
+        source: &str,
+    ) -> Result<Cursor, ApplyError> {
+        match in_redis(projection) {
+            true => self.redis.checkpoint(projection, version, source).await,
+            false => self.mongo.checkpoint(projection, version, source).await,
+        }
+    }
+
+    async fn save_checkpoint(
+        &self,
+        projection: &str,
+        version: u32,
+        source: &str,
+        cursor: Cursor,
+    ) -> Result<(), ApplyError> {
+        match in_redis(projection) {
+            true => {
+                self.redis
+                    .save_checkpoint(projection, version, source, cursor)
+                    .await
+            }
+            false => {
+                self.mongo
+                    .save_checkpoint(projection, version, source, cursor)
+                    .await
+            }
+        }
+    }
+
+    async fn clear_checkpoints(&self, projection: &str, version: u32) -> Result<(), ApplyError> {
+        match in_redis(projection) {
+            true => self.redis.clear_checkpoints(projection, version).await,
+            false => self.mongo.clear_checkpoints(projection, version).await,
+        }
+    }
+
+    async fn park(
+        &self,
+        projection: &str,
+        version: u32,
+        event: &FeedEvent,
+        error: &str,
+    ) -> Result<(), ApplyError> {
+        self.mongo.park(projection, version, event, error).await
+    }
+
+    async fn current_version(&self, projection: &str) -> Result<u32, ApplyError> {
+        match in_redis(projection) {
+            true => self.redis.current_version(projection).await,
+            false => self.mongo.current_version(projection).await,
+        }
+    }
+
+    async fn promote(&self, projection: &str, version: u32) -> Result<(), ApplyError> {
+        match in_redis(projection) {
+            true => self.redis.promote(projection, version).await,
+            false => self.mongo.promote(projection, version).await,
+        }
+    }
+}
 
 /// [`Bookkeeping`] in the read store's MongoDB database.
 #[derive(Clone)]

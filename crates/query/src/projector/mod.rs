@@ -2,7 +2,7 @@
 //! projection runtime ([`platform::projection`]).
 //!
 //! Each [`View`] is a runner of its own, with checkpoints per source service (in
-//! [`book::MongoBook`]). Runners read the services' feeds in commit order; the
+//! [`book::ViewBook`]: MongoDB, or Redis for the views kept there alone). Runners read the services' feeds in commit order; the
 //! `query.projections` queue (bound to `inventory.#`, `order.#`, `user.#`, `payment.#`
 //! and `notification.#` on the `events` exchange) only wakes them, so a lost or repeated
 //! broker message changes nothing. An undecodable message is dead-lettered to
@@ -12,7 +12,8 @@
 //! stores), [`projections`] (dispatch to the views), [`guard`] (idempotence of views that
 //! add up many aggregates); the views: [`mongo`] (per-aggregate documents), [`categories`],
 //! [`users`], [`activity`], [`payments`], [`notifications`], [`redis`] (stock hashes),
-//! [`redis_orders`]; [`book`] (checkpoints, versions, parked events), [`indexes`].
+//! [`redis_orders`]; [`book`] and [`redis_book`] (checkpoints, versions, parked events),
+//! [`indexes`].
 
 pub mod activity;
 pub mod book;
@@ -26,6 +27,7 @@ pub mod payloads;
 pub mod payments;
 pub mod projections;
 pub mod redis;
+pub mod redis_book;
 pub mod redis_orders;
 pub mod users;
 pub mod view;
@@ -37,8 +39,9 @@ use platform::broker::EVENTS_EXCHANGE;
 use platform::consumer::{QueueConsumer, Subscription};
 use platform::projection::{Feeds, ProjectionSet, Runner, RunnerSettings, Wakeups};
 
-pub use book::MongoBook;
+pub use book::{MongoBook, ViewBook};
 pub use projections::{Outcome, ProjectionError, Projections, ViewProjection};
+pub use redis_book::RedisBook;
 pub use view::View;
 
 use crate::store::ReadStore;
@@ -65,7 +68,7 @@ impl BrokerStatus {
 
 /// Every view of the service as a runner of the projection runtime.
 pub fn projection_set(store: &ReadStore, feeds: &Feeds, settings: RunnerSettings) -> ProjectionSet {
-    let book = Arc::new(MongoBook::new(store.clone()));
+    let book = Arc::new(ViewBook::new(store.clone()));
     let projections = Projections::new(store.clone());
     View::ALL
         .into_iter()
@@ -85,7 +88,10 @@ pub fn projection_set(store: &ReadStore, feeds: &Feeds, settings: RunnerSettings
 
 /// Creates the indexes of the current version of every MongoDB collection of a view.
 pub async fn ensure_indexes(store: &ReadStore) -> Result<(), mongodb::error::Error> {
-    for view in View::ALL {
+    for view in View::ALL
+        .into_iter()
+        .filter(|v| !v.collections().is_empty())
+    {
         let version = store.current_version(view.name()).await?;
         for collection in view.collections() {
             indexes::ensure_for(&store.db, collection, version).await?;

@@ -245,6 +245,9 @@ impl Projections {
             let pattern = self.store.view_pattern(version, view.name());
             super::redis::delete_matching(&self.store.redis, &pattern).await?;
         }
+        if view.collections().is_empty() {
+            return Ok(());
+        }
         let rebuilding = version > self.store.current_version(view.name()).await?;
         for name in view.collections() {
             self.store

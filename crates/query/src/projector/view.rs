@@ -106,6 +106,17 @@ impl View {
         }
     }
 
+    /// The view called `name`.
+    pub fn named(name: &str) -> Option<View> {
+        View::ALL.into_iter().find(|view| view.name() == name)
+    }
+
+    /// Whether it lives in Redis alone (no MongoDB collection): its bookkeeping is kept
+    /// in Redis too ([`super::redis_book`]).
+    pub fn in_redis_alone(self) -> bool {
+        self.in_redis() && self.collections().is_empty()
+    }
+
     /// Whether it keeps keys in Redis.
     pub fn in_redis(self) -> bool {
         matches!(

@@ -92,7 +92,7 @@ pub async fn order_status(
     store: &ReadStore,
     order_id: &str,
 ) -> Result<Option<OrderStatusView>, ViewError> {
-    let version = store.current_version(ORDER_STATUS).await?;
+    let version = store.redis_version(ORDER_STATUS).await?;
     let mut redis = store.redis.clone();
     let fields: HashMap<String, String> = redis::cmd("HGETALL")
         .arg(store.order_status_key(version, order_id))
@@ -116,7 +116,7 @@ pub async fn recent_orders(
     customer_id: &str,
     slice: Slice,
 ) -> Result<Vec<RecentOrderView>, ViewError> {
-    let version = store.current_version(RECENT_ORDERS).await?;
+    let version = store.redis_version(RECENT_ORDERS).await?;
     let key = store.recent_orders_key(version, customer_id);
     let found = descending(store, &key, slice).await?;
     Ok(found
@@ -134,7 +134,7 @@ pub async fn best_sellers(
     store: &ReadStore,
     slice: Slice,
 ) -> Result<Vec<BestSellerView>, ViewError> {
-    let version = store.current_version(BEST_SELLERS).await?;
+    let version = store.redis_version(BEST_SELLERS).await?;
     let found = descending(store, &store.best_sellers_key(version), slice).await?;
     Ok(found
         .into_iter()

@@ -41,6 +41,11 @@ impl Fixture {
         }
     }
 
+    /// The Redis key prefix of this test's store.
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
     pub async fn apply(&self, envelope: &EventEnvelope) -> Vec<Outcome> {
         self.apply_to(1, envelope).await
     }
