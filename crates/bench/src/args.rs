@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use platform::projection::RunnerSettings;
 
 /// Times a full replay (rebuild) of every read model from throwaway event stores, and
@@ -27,12 +27,33 @@ pub struct Options {
     pub mongodb_url: String,
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
+    /// The read stores to replay into (comma-separated); a view writing two of them
+    /// runs when both are asked for.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Replayed::ALL)]
+    pub stores: Vec<Replayed>,
     /// An administrator's URL: the bench creates and drops its databases through it.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub postgres_url: String,
 }
 
+/// A read store the replay section can measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Replayed {
+    Mongodb,
+    Redis,
+    Olap,
+}
+
+impl Replayed {
+    pub const ALL: [Replayed; 3] = [Replayed::Mongodb, Replayed::Redis, Replayed::Olap];
+}
+
 impl Options {
+    /// Whether the run replays into `store`.
+    pub fn replays(&self, store: Replayed) -> bool {
+        self.stores.contains(&store)
+    }
+
     /// The runners' settings: the service defaults, the page asked for, and no grace
     /// before the replaced version is dropped (nothing reads it here).
     pub fn runner_settings(&self) -> RunnerSettings {

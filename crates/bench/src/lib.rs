@@ -130,6 +130,9 @@ async fn measure(
     interruptible(stores.settle(history)).await?;
     let feeds = stores.feeds();
     let mut measured = views::measure(options, run_id, &feeds).await?;
+    if !options.replays(args::Replayed::Olap) {
+        return Ok(measured);
+    }
     let olap = olap::measure(options, admin, run_id, &feeds, &history.sales).await?;
     let read: u64 = Service::ALL
         .iter()

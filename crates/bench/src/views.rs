@@ -15,6 +15,7 @@ use query::projector::{ensure_indexes, Projections, View, ViewBook, ViewProjecti
 use query::store::{CHECKPOINTS, PARKED, VERSIONS};
 use query::ReadStore;
 
+use crate::args::Replayed;
 use crate::bulk::{self, KeyTemplate};
 use crate::progress::{self, interruptible};
 use crate::report::{Backend, Measurement};
@@ -47,7 +48,7 @@ pub async fn measure(
     feeds: &Feeds,
 ) -> Result<Vec<Measurement>, BenchError> {
     let mut measured = Vec::new();
-    for view in View::ALL {
+    for view in View::ALL.into_iter().filter(|v| asked_for(options, *v)) {
         let names = Names::new(run_id, view);
         let store = ReadStore::connect(&names.settings(options)?).await?;
         let result = measure_view(options, &store, &names, feeds, view).await;
@@ -55,6 +56,13 @@ pub async fn measure(
         measured.push(result?);
     }
     Ok(measured)
+}
+
+/// Whether the run replays into every store `view` writes into.
+fn asked_for(options: &Options, view: View) -> bool {
+    let in_mongodb = !view.collections().is_empty();
+    (!in_mongodb || options.replays(Replayed::Mongodb))
+        && (!view.in_redis() || options.replays(Replayed::Redis))
 }
 
 /// The throwaway database and Redis prefix of one view.

@@ -12,7 +12,9 @@
 //! ```
 //!
 //! `remaining` counts the committed events after the page (only when the page is full;
-//! otherwise it is 0), for lag metrics and progress bars.
+//! otherwise it is 0), for lag metrics, up to [`MAX_REMAINING`]: counting is linear in
+//! what it counts, and a replay asks after every page, so an exact count would make a
+//! long replay quadratic. `GET /events/count` counts exactly (progress bars ask once).
 
 use std::time::Duration;
 
@@ -28,6 +30,8 @@ use crate::store::{self, Cursor};
 
 /// The most events one page holds.
 pub const MAX_PAGE: i64 = 5_000;
+/// A page's `remaining` says at most this many: "this many or more".
+pub const MAX_REMAINING: i64 = 10_000;
 
 /// One event of the feed, with its place in the store's commit order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,7 +43,7 @@ pub struct FeedEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedPage {
     pub events: Vec<FeedEvent>,
-    /// Committed events after the last one of this page.
+    /// Committed events after the last one of this page, up to [`MAX_REMAINING`].
     pub remaining: i64,
 }
 
@@ -102,9 +106,11 @@ async fn page(
         })
         .collect();
     let remaining = match events.last() {
-        Some(last) if full => store::count_committed_after(&feed.pool, last.cursor)
-            .await
-            .map_err(unavailable)?,
+        Some(last) if full => {
+            store::count_committed_after_upto(&feed.pool, last.cursor, MAX_REMAINING)
+                .await
+                .map_err(unavailable)?
+        }
         _ => 0,
     };
     Ok(Json(FeedPage { events, remaining }))

@@ -134,13 +134,24 @@ pub async fn read_committed_after(
 /// How many events are committed after `after` (the same horizon as
 /// [`read_committed_after`]).
 pub async fn count_committed_after(pool: &PgPool, after: Cursor) -> Result<i64, StoreError> {
+    count_committed_after_upto(pool, after, i64::MAX).await
+}
+
+/// [`count_committed_after`], but counting no further than `cap`: the answer is
+/// `min(count, cap)`, at a cost bounded by `cap`.
+pub async fn count_committed_after_upto(
+    pool: &PgPool,
+    after: Cursor,
+    cap: i64,
+) -> Result<i64, StoreError> {
     let count = sqlx::query_scalar(
-        "SELECT count(*) FROM events \
+        "SELECT count(*) FROM (SELECT 1 FROM events \
          WHERE (tx_id, global_position) > ($1::text::xid8, $2) \
-           AND tx_id < pg_snapshot_xmin(pg_current_snapshot())",
+           AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) LIMIT $3) AS counted",
     )
     .bind(after.tx_id.to_string())
     .bind(after.position)
+    .bind(cap)
     .fetch_one(pool)
     .await?;
     Ok(count)

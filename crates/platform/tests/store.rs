@@ -95,3 +95,18 @@ async fn an_event_is_claimed_once_per_consumer() -> anyhow::Result<()> {
     tx.commit().await?;
     drop_store(pool, &name).await
 }
+
+#[tokio::test]
+async fn a_capped_count_says_at_most_its_cap_and_the_plain_count_says_all() -> anyhow::Result<()> {
+    use platform::store::{count_committed_after, count_committed_after_upto, Cursor};
+
+    let (pool, name) = fresh_store().await?;
+    for n in 0..5 {
+        append_atomically(&pool, &[append(&format!("agg-{n}"), 1, "c")]).await?;
+    }
+    let start = Cursor::default();
+    assert_eq!(count_committed_after(&pool, start).await?, 5);
+    assert_eq!(count_committed_after_upto(&pool, start, 3).await?, 3);
+    assert_eq!(count_committed_after_upto(&pool, start, 9).await?, 5);
+    drop_store(pool, &name).await
+}

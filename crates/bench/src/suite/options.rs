@@ -88,6 +88,7 @@ impl Options {
             page: 500,
             batch: 1_000,
             seed: 42,
+            stores: crate::args::Replayed::ALL.to_vec(),
             mongodb_url: self.mongodb_url.clone(),
             redis_url: self.redis_url.clone(),
             postgres_url: self.postgres_url.clone(),
