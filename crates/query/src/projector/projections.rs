@@ -3,6 +3,8 @@
 //! versions. [`Projections`] holds the stores, decodes an event and hands it to the
 //! views that take it (to one, for a runner; to all, for tests).
 
+use std::collections::HashMap;
+
 use mongodb::bson::Document;
 use platform::envelope::EventEnvelope;
 use platform::feed::FeedEvent;
@@ -14,7 +16,7 @@ use super::events::{
 };
 use super::guard::{either, Applying};
 use super::redis::StockLevels;
-use super::redis_orders::ScriptCall;
+use super::redis_orders::{OrderSummary, ScriptCall};
 use super::view::View;
 use super::{activity, categories, indexes, mongo, notifications, payments, redis_orders, users};
 use crate::store::{ReadStore, PRODUCT_LIST, STOCK_LEVELS, USER_PROFILE};
@@ -167,7 +169,9 @@ impl Projections {
                 mongo::apply_order(&orders, envelope, order).await?
             }
             View::OrderStatus | View::BestSellers | View::RecentOrders => {
-                let Some(call) = self.order_call(view, version, envelope, order) else {
+                let summary = OrderSummary::of(envelope, order);
+                let calls = self.order_calls(view, version, &[summary]);
+                let Some(call) = calls.first() else {
                     return Ok(None);
                 };
                 call.run(&store.redis).await?
@@ -179,58 +183,83 @@ impl Projections {
         Ok(Some(outcome))
     }
 
-    /// The script call of a view kept in Redis alone for `order`; `None` when the view
-    /// takes no such event, or is not one of them.
-    fn order_call(
+    /// The script calls of a view kept in Redis alone for `orders` (summaries of
+    /// distinct orders); none for the other views.
+    fn order_calls(
         &self,
         view: View,
         version: u32,
-        envelope: &EventEnvelope,
-        order: &OrderEvent,
-    ) -> Option<ScriptCall> {
-        let (store, order_id) = (&self.store, order.order_id());
-        match (view, order) {
-            (View::OrderStatus, _) => {
-                let key = store.order_status_key(version, order_id);
-                Some(redis_orders::status_call(&key, envelope, order))
-            }
-            (View::BestSellers, _) => {
+        orders: &[OrderSummary<'_>],
+    ) -> Vec<ScriptCall> {
+        let store = &self.store;
+        match view {
+            View::OrderStatus => orders
+                .iter()
+                .map(|order| {
+                    let key = store.order_status_key(version, order.order_id);
+                    redis_orders::status_call(&key, order)
+                })
+                .collect(),
+            View::BestSellers => {
                 let ranking = store.best_sellers_key(version);
-                let memo = store.best_sellers_order_key(version, order_id);
-                Some(redis_orders::best_sellers_call(
-                    (&ranking, &memo),
-                    envelope,
-                    order,
-                ))
+                let call = |order: &OrderSummary<'_>| {
+                    let memo = store.best_sellers_order_key(version, order.order_id);
+                    redis_orders::best_sellers_call((&ranking, &memo), order)
+                };
+                orders.iter().map(call).collect()
             }
-            (View::RecentOrders, OrderEvent::OrderPlaced(placed)) => {
-                let key = store.recent_orders_key(version, &placed.customer_id);
-                redis_orders::recent_call(&key, envelope, order)
-            }
-            _ => None,
+            View::RecentOrders => self.recent_calls(version, orders),
+            _ => Vec::new(),
         }
     }
 
-    /// Applies a page to a view kept in Redis alone, in one pipeline (a replay then
-    /// costs a round trip per page); `Ok(false)` for the other views.
+    /// One `recent_orders` call per customer who placed any of `orders`.
+    fn recent_calls(&self, version: u32, orders: &[OrderSummary<'_>]) -> Vec<ScriptCall> {
+        let mut by_customer: Vec<(&str, Vec<(&str, i64)>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for order in orders {
+            let Some((placed, placed_at)) = order.placed else {
+                continue;
+            };
+            let customer = placed.customer_id.as_str();
+            let at = *index.entry(customer).or_insert_with(|| {
+                by_customer.push((customer, Vec::new()));
+                by_customer.len() - 1
+            });
+            by_customer[at]
+                .1
+                .push((placed.order_id.as_str(), placed_at));
+        }
+        by_customer
+            .into_iter()
+            .map(|(customer, placed)| {
+                let key = self.store.recent_orders_key(version, customer);
+                redis_orders::recent_call(&key, &placed)
+            })
+            .collect()
+    }
+
+    /// Applies a page to a view kept in Redis alone, in one pipeline of one call per
+    /// order (or customer) it concerns, however many of its events the page holds: a
+    /// replay then costs a round trip per page and a script per key. `Ok(false)` for
+    /// the other views.
     pub async fn apply_redis_page(
         &self,
         view: View,
         version: u32,
         events: &[FeedEvent],
     ) -> Result<bool, ProjectionError> {
-        if !matches!(
-            view,
-            View::OrderStatus | View::BestSellers | View::RecentOrders
-        ) {
+        if !view.in_redis_alone() {
             return Ok(false);
         }
-        let mut calls = Vec::with_capacity(events.len());
+        let mut orders = Vec::with_capacity(events.len());
         for event in events {
             if let ProjectedEvent::Order(order) = decode(&event.event)? {
-                calls.extend(self.order_call(view, version, &event.event, &order));
+                orders.push((&event.event, order));
             }
         }
+        let summaries = redis_orders::summarize(orders.iter().map(|(e, o)| (*e, o)));
+        let calls = self.order_calls(view, version, &summaries);
         if !calls.is_empty() {
             redis_orders::run_pipelined(&self.store.redis, &calls).await?;
         }

@@ -16,7 +16,12 @@
 //!
 //! Redis does not roll a script back when a command in it fails, so each validates what
 //! it reads before its first write.
+//!
+//! A page of the feed is applied as one script call per order (per customer for
+//! `recent_orders`), whatever number of its events the page holds: an
+//! [`OrderSummary`] stands for them, and leaves what they would have left one by one.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use platform::envelope::EventEnvelope;
@@ -24,6 +29,7 @@ use redis::aio::ConnectionManager;
 use redis::Script;
 
 use super::events::{OrderEvent, OrderLine};
+use super::payloads::OrderPlaced;
 use super::Outcome;
 
 /// How many orders `recent_orders` keeps per customer.
@@ -88,8 +94,8 @@ return 1
 static RECENT_ORDERS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local added = redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
+local added = redis.call('ZADD', KEYS[1], unpack(ARGV, 2))
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[1]) + 1))
 return added
 ",
     )
@@ -161,18 +167,76 @@ pub async fn run_pipelined(
     pipeline.query_async::<()>(&mut redis).await
 }
 
-/// The `order_status` call for an order event on the hash at `key`.
-pub fn status_call(key: &str, envelope: &EventEnvelope, order: &OrderEvent) -> ScriptCall {
-    let customer = match order {
-        OrderEvent::OrderPlaced(placed) => placed.customer_id.as_str(),
-        _ => "",
-    };
+/// What consecutive events of one order leave in the views kept in Redis: the last
+/// event's sequence, status and instant, and the placement if it is among them. Each
+/// view's script takes the whole as one event: every field it writes is the last
+/// writer's (a status) or the placement's (customer, lines), and a ranking moves by the
+/// difference between the status it remembers and the last one, which is what the
+/// events one by one would have moved it by, whichever of them it had seen already.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderSummary<'e> {
+    pub order_id: &'e str,
+    pub sequence: i64,
+    pub status: &'static str,
+    pub at_ms: i64,
+    /// The placement, and when it happened (epoch ms).
+    pub placed: Option<(&'e OrderPlaced, i64)>,
+}
+
+impl<'e> OrderSummary<'e> {
+    pub fn of(envelope: &EventEnvelope, order: &'e OrderEvent) -> Self {
+        let at_ms = envelope.occurred_at.timestamp_millis();
+        Self {
+            order_id: order.order_id(),
+            sequence: envelope.sequence,
+            status: order.status(),
+            at_ms,
+            placed: match order {
+                OrderEvent::OrderPlaced(placed) => Some((placed, at_ms)),
+                _ => None,
+            },
+        }
+    }
+
+    /// Takes in a later event of the same order.
+    fn then(&mut self, later: Self) {
+        if later.sequence > self.sequence {
+            (self.sequence, self.status, self.at_ms) = (later.sequence, later.status, later.at_ms);
+        }
+        self.placed = self.placed.or(later.placed);
+    }
+}
+
+/// One summary per order of `events` (a page, in feed order), in order of first sight.
+pub fn summarize<'e>(
+    events: impl IntoIterator<Item = (&'e EventEnvelope, &'e OrderEvent)>,
+) -> Vec<OrderSummary<'e>> {
+    let mut summaries: Vec<OrderSummary<'e>> = Vec::new();
+    let mut index: HashMap<&'e str, usize> = HashMap::new();
+    for (envelope, order) in events {
+        let summary = OrderSummary::of(envelope, order);
+        match index.get(summary.order_id) {
+            Some(&at) => summaries[at].then(summary),
+            None => {
+                index.insert(summary.order_id, summaries.len());
+                summaries.push(summary);
+            }
+        }
+    }
+    summaries
+}
+
+/// The `order_status` call for an order on the hash at `key`.
+pub fn status_call(key: &str, order: &OrderSummary<'_>) -> ScriptCall {
+    let customer = order
+        .placed
+        .map_or("", |(placed, _)| placed.customer_id.as_str());
     ScriptCall::new(&ORDER_STATUS, &[key])
-        .arg(envelope.sequence)
-        .arg(order.order_id())
-        .arg(order.status())
+        .arg(order.sequence)
+        .arg(order.order_id)
+        .arg(order.status)
         .arg(customer)
-        .arg(envelope.occurred_at.timestamp_millis())
+        .arg(order.at_ms)
 }
 
 /// The lines as the memo keeps them: `[[sku, quantity], ...]`.
@@ -181,34 +245,26 @@ fn encode_lines(lines: &[OrderLine]) -> String {
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_string())
 }
 
-/// The `best_sellers` call for an order event: the ranking at `ranking`, the order's
-/// memo at `memo`.
-pub fn best_sellers_call(
-    (ranking, memo): (&str, &str),
-    envelope: &EventEnvelope,
-    order: &OrderEvent,
-) -> ScriptCall {
-    let lines = match order {
-        OrderEvent::OrderPlaced(placed) => encode_lines(&placed.lines),
-        _ => String::new(),
-    };
+/// The `best_sellers` call for an order: the ranking at `ranking`, the order's memo at
+/// `memo`.
+pub fn best_sellers_call((ranking, memo): (&str, &str), order: &OrderSummary<'_>) -> ScriptCall {
+    let lines = order
+        .placed
+        .map_or_else(String::new, |(placed, _)| encode_lines(&placed.lines));
     ScriptCall::new(&BEST_SELLERS, &[ranking, memo])
-        .arg(envelope.sequence)
-        .arg(order.status())
+        .arg(order.sequence)
+        .arg(order.status)
         .arg(lines)
 }
 
-/// The `recent_orders` call adding a placed order to its customer's set at `key`;
-/// `None` for the other order events, which this view does not take.
-pub fn recent_call(key: &str, envelope: &EventEnvelope, order: &OrderEvent) -> Option<ScriptCall> {
-    let OrderEvent::OrderPlaced(placed) = order else {
-        return None;
-    };
-    let call = ScriptCall::new(&RECENT_ORDERS, &[key])
-        .arg(&placed.order_id)
-        .arg(envelope.occurred_at.timestamp_millis())
-        .arg(RECENT_ORDERS_CAP);
-    Some(call)
+/// The `recent_orders` call adding placed orders (`(order id, placed at in epoch ms)`)
+/// to one customer's set at `key`.
+pub fn recent_call(key: &str, placed: &[(&str, i64)]) -> ScriptCall {
+    let mut call = ScriptCall::new(&RECENT_ORDERS, &[key]).arg(RECENT_ORDERS_CAP);
+    for (order_id, at_ms) in placed {
+        call = call.arg(*at_ms).arg(*order_id);
+    }
+    call
 }
 
 #[cfg(test)]
