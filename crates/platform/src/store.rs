@@ -111,24 +111,33 @@ const SELECT_COLUMNS: &str = "event_id, aggregate_type, aggregate_id, sequence, 
      event_version, payload, metadata, global_position, tx_id::text::bigint AS tx_id, recorded_at";
 
 /// Reads up to `limit` events committed after `after`, in commit-safe order.
+///
+/// The `ORDER BY` names the table's columns: bare, `tx_id` would be the output column
+/// (the bigint of [`SELECT_COLUMNS`]), which no index orders, and every page would sort
+/// the whole backlog after its cursor (a replay or a relay catching up, quadratic).
 pub async fn read_committed_after(
     pool: &PgPool,
     after: Cursor,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let sql = format!(
-        "SELECT {SELECT_COLUMNS} FROM events \
-         WHERE (tx_id, global_position) > ($1::text::xid8, $2) \
-           AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY tx_id, global_position LIMIT $3"
-    );
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(&read_committed_after_sql())
         .bind(after.tx_id.to_string())
         .bind(after.position)
         .bind(limit)
         .fetch_all(pool)
         .await?;
     rows.iter().map(stored_event_from_row).collect()
+}
+
+/// The statement of [`read_committed_after`] (`$1` the cursor's `tx_id` as text, `$2` its
+/// position, `$3` the limit), public for the test of its plan.
+pub fn read_committed_after_sql() -> String {
+    format!(
+        "SELECT {SELECT_COLUMNS} FROM events \
+         WHERE (tx_id, global_position) > ($1::text::xid8, $2) \
+           AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
+         ORDER BY events.tx_id, events.global_position LIMIT $3"
+    )
 }
 
 /// How many events are committed after `after` (the same horizon as

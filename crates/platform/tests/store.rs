@@ -110,3 +110,33 @@ async fn a_capped_count_says_at_most_its_cap_and_the_plain_count_says_all() -> a
     assert_eq!(count_committed_after_upto(&pool, start, 9).await?, 5);
     drop_store(pool, &name).await
 }
+
+#[tokio::test]
+async fn a_page_of_the_feed_is_read_in_index_order_not_sorted_from_the_whole_backlog(
+) -> anyhow::Result<()> {
+    let (pool, name) = fresh_store().await?;
+    // The planner walks the commit-order index only if it cannot sort the few rows of
+    // a tiny table faster: make a sort unattractive, as it is on a real backlog.
+    let mut db = pool.acquire().await?;
+    sqlx::query("SET enable_sort = off")
+        .execute(&mut *db)
+        .await?;
+    let explain = format!(
+        "EXPLAIN (FORMAT JSON) {}",
+        platform::store::read_committed_after_sql()
+    );
+    let plan: serde_json::Value = sqlx::query_scalar(&explain)
+        .bind("0")
+        .bind(0_i64)
+        .bind(500_i64)
+        .fetch_one(&mut *db)
+        .await?;
+    let plan = plan.to_string();
+    assert!(plan.contains("events_commit_order"), "{plan}");
+    assert!(
+        !plan.contains("\"Sort\""),
+        "a page sorts its backlog: {plan}"
+    );
+    drop(db);
+    drop_store(pool, &name).await
+}
