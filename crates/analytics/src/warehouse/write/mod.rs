@@ -27,7 +27,6 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::products;
-use crate::calendar::Day;
 use crate::events::Fact;
 use page::{Claimed, Page};
 
@@ -72,11 +71,7 @@ pub async fn write_page(
     dimensions::changes(db, schema, &page.customers).await?;
     facts::activities(db, schema, &page.activities).await?;
     orders::cancel(db, schema, &page.cancelled).await?;
-    let date_keys: Vec<i32> = confirmed
-        .iter()
-        .map(|o| Day::at(o.placed_at).date_key)
-        .collect();
-    orders::sales(db, schema, &confirmed, &date_keys).await?;
+    orders::sales(db, schema, &confirmed).await?;
     facts::refunds(db, schema, &page.refunds).await?;
     Ok(())
 }

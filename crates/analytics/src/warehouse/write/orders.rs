@@ -10,10 +10,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 use super::page::Placed;
 use super::WriteError;
+use crate::calendar::Day;
 
 /// A confirmed order as staged: whose it is and when it was placed.
 #[derive(Debug, Clone)]
@@ -21,6 +23,16 @@ pub struct Staged {
     pub order_id: String,
     pub customer_id: String,
     pub placed_at: DateTime<Utc>,
+}
+
+impl Staged {
+    fn of(row: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            order_id: row.try_get("order_id")?,
+            customer_id: row.try_get("customer_id")?,
+            placed_at: row.try_get("placed_at")?,
+        })
+    }
 }
 
 /// Stages the placed orders; an order staged before keeps its first placement.
@@ -64,16 +76,7 @@ pub async fn confirm(
     );
     let (ids, at) = columns(confirmed);
     let rows = sqlx::query(&sql).bind(ids).bind(at).fetch_all(db).await?;
-    let staged = rows
-        .iter()
-        .map(|row| {
-            Ok(Staged {
-                order_id: row.try_get("order_id")?,
-                customer_id: row.try_get("customer_id")?,
-                placed_at: row.try_get("placed_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let staged = rows.iter().map(Staged::of).collect::<Result<Vec<_>, _>>()?;
     if let Some(missing) = confirmed
         .keys()
         .find(|id| !staged.iter().any(|s| s.order_id == **id))
@@ -112,17 +115,20 @@ pub async fn cancel(
 }
 
 /// One sales row per line of each confirmed order not cancelled, keyed to the product
-/// row valid when it was placed; `date_keys` are the days of their placements.
+/// row valid when it was placed and dated by the day of the placement.
 pub async fn sales(
     db: &mut PgConnection,
     schema: &str,
     confirmed: &[Staged],
-    date_keys: &[i32],
 ) -> Result<(), sqlx::Error> {
     if confirmed.is_empty() {
         return Ok(());
     }
     let ids: Vec<&str> = confirmed.iter().map(|s| s.order_id.as_str()).collect();
+    let date_keys: Vec<i32> = confirmed
+        .iter()
+        .map(|s| Day::at(s.placed_at).date_key)
+        .collect();
     // The amount saturates as the per-line product in Rust did, rather than overflow.
     let sql = format!(
         "INSERT INTO {schema}.sales_fact (order_id, line_no, date_key, customer_key, \
