@@ -1,7 +1,8 @@
 //! The OLAP star schema as a projection of the four write-side feeds.
 //!
 //! - [`schema`]: one PostgreSQL schema per projection version (`olap_v<n>`).
-//! - [`write`]: what each event writes into it; [`products`]: the product history.
+//! - [`write`]: what a page of events writes into it, set-based; [`products`]: the
+//!   product history, written event by event.
 //! - [`cubes`]: the materialized cubes and their refresher.
 //!
 //! # Versions
@@ -16,12 +17,19 @@
 //!
 //! # Exactly once
 //!
-//! Each event is applied in a transaction that claims `(olap, version, event_id)` in
-//! `applied_events` and writes its effect; a page applied again after a crash (before
-//! its checkpoint was saved) finds its events claimed and changes nothing. A whole page
-//! goes in one transaction ([`Projection::apply_batch`]): one commit per page instead
-//! of one per event is what makes a replay fast. If any event of it fails, the page
-//! rolls back whole and the runner applies it again event by event, so only the
+//! A page of events is applied in one transaction ([`Projection::apply_batch`]) that
+//! first claims all of them in `applied_events` with one statement (`(olap, version,
+//! event_id)`, `ON CONFLICT DO NOTHING RETURNING event_id`), then writes the effect of
+//! only those claimed now: a page applied again after a crash (before its checkpoint
+//! was saved) finds its events claimed and writes nothing; a page partly applied
+//! before writes only its new events. The writes are set-based ([`write`]): a constant
+//! number of statements per page, each taking the page's values as arrays, folded so
+//! the rows are those the events applied one by one would leave. One commit and a
+//! handful of round trips per page, not per event, is what makes a replay fast.
+//!
+//! If any event of a page fails (an order confirmed but never placed, a value that
+//! does not fit), the page rolls back whole and the runner applies it again event by
+//! event ([`Projection::apply`], the same path with a page of one), so only the
 //! failing event is retried and parked.
 //!
 //! # Order between feeds
@@ -37,16 +45,19 @@ pub mod products;
 pub mod schema;
 pub mod write;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use platform::feed::FeedEvent;
 use platform::projection::{ApplyError, Projection};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::events::{self, Fact};
 use schema::{schema_name, Schemas};
-use write::{Applying, WriteError};
+use write::page::Claimed;
+use write::WriteError;
 
 /// The projection's name in the bookkeeping and on `/projections`.
 pub const PROJECTION: &str = "olap";
@@ -97,8 +108,8 @@ impl Warehouse {
             .map_err(|e| self.classify(version, e))
     }
 
-    /// Applies facts in order and claims their events, in one transaction; an event
-    /// claimed before is passed over.
+    /// Claims the facts' events and writes those claimed now, in one transaction; an
+    /// event claimed before is passed over.
     async fn apply_facts(
         &self,
         version: u32,
@@ -106,17 +117,19 @@ impl Warehouse {
     ) -> Result<(), WriteError> {
         let schema = schema_name(version);
         let mut tx = self.pool.begin().await?;
-        for (event, fact) in facts {
-            if !claim(&mut tx, version, event.event.event_id).await? {
-                continue;
-            }
-            let applying = Applying {
+        let ids: Vec<Uuid> = facts.iter().map(|(e, _)| e.event.event_id).collect();
+        let mut claimed = claim(&mut tx, version, &ids).await?;
+        // Kept in page order; an event twice in the page is written once.
+        let facts: Vec<Claimed<'_>> = facts
+            .iter()
+            .filter(|(event, _)| claimed.remove(&event.event.event_id))
+            .map(|(event, fact)| Claimed {
                 event_id: event.event.event_id,
                 at: event.event.occurred_at,
-                schema: &schema,
-            };
-            write::write(&mut tx, applying, fact).await?;
-        }
+                fact,
+            })
+            .collect();
+        write::write_page(&mut tx, &schema, &facts).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -179,22 +192,23 @@ fn decode_all(events: &[FeedEvent]) -> Result<Vec<(&FeedEvent, Fact)>, ApplyErro
     Ok(facts)
 }
 
-/// Claims the event for `version` in the inbox; `false` when it was applied before.
+/// Claims the events for `version` in the inbox, in one statement; the ids claimed
+/// now, leaving out those applied before.
 async fn claim(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     version: u32,
-    event_id: uuid::Uuid,
-) -> Result<bool, sqlx::Error> {
-    let claimed = sqlx::query(
-        "INSERT INTO applied_events (projection, version, event_id) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
+    event_ids: &[Uuid],
+) -> Result<HashSet<Uuid>, sqlx::Error> {
+    let claimed: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO applied_events (projection, version, event_id) \
+         SELECT $1, $2, unnest($3::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
     )
     .bind(PROJECTION)
     .bind(version as i32)
-    .bind(event_id)
-    .execute(&mut **tx)
+    .bind(event_ids)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(claimed.rows_affected() == 1)
+    Ok(claimed.into_iter().collect())
 }
 
 impl Projection for Warehouse {
