@@ -8,7 +8,7 @@
 //! | `HTTP_ADDR` | `127.0.0.1:8089` |
 //! | `AMQP_URL` | the local RabbitMQ (wake-ups only: the feeds carry the events) |
 //! | `FEED_URLS` | `inventory=http://127.0.0.1:8081,order=…:8082,user=…:8083,payment=…:8084` |
-//! | `PROJECTION_PAGE`, `PROJECTION_POLL_MS` | `500`, `1000`: feed page size, longest pause between passes |
+//! | `PROJECTION_PAGE`, `PROJECTION_POLL_MS` | `2000`, `1000`: feed page size, longest pause between passes |
 //! | `ANALYTICS_REFRESH_MS` | `1000`: how often the cubes are refreshed when facts changed |
 
 use std::time::Duration;
@@ -52,7 +52,7 @@ impl Settings {
             broker: BrokerSettings::from_env(),
             feed_urls: env_or("FEED_URLS", DEFAULT_FEED_URLS),
             runner: RunnerSettings {
-                page: parse_env("PROJECTION_PAGE", 500)?,
+                page: parse_env("PROJECTION_PAGE", 2000)?,
                 poll: duration_ms_env("PROJECTION_POLL_MS", Duration::from_secs(1))?,
                 ..RunnerSettings::default()
             },

@@ -15,7 +15,7 @@ pub struct Options {
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub events: u64,
     /// Events per feed page, as `PROJECTION_PAGE` (at most 5000).
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=5_000))]
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(i64).range(1..=5_000))]
     pub page: i64,
     /// Documents, commands or rows per bulk write.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]

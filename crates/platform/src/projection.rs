@@ -211,7 +211,9 @@ pub enum RunError {
 /// How a runner reads and retries.
 #[derive(Debug, Clone, Copy)]
 pub struct RunnerSettings {
-    /// Events per feed page.
+    /// Events per feed page. A page is one batch write (a transaction, a pipeline) and
+    /// one checkpoint, so larger pages make a replay fast; a crash applies at most one
+    /// page again, which idempotent writes make harmless.
     pub page: i64,
     /// A pass runs at least this often, broker or not.
     pub poll: Duration,
@@ -225,7 +227,7 @@ pub struct RunnerSettings {
 impl Default for RunnerSettings {
     fn default() -> Self {
         Self {
-            page: 500,
+            page: 2000,
             poll: Duration::from_secs(1),
             attempts: 3,
             retry_pause: Duration::from_millis(200),

@@ -72,7 +72,7 @@ impl Settings {
             broker: BrokerSettings::from_env(),
             feed_urls: env_or("FEED_URLS", DEFAULT_FEED_URLS),
             runner: RunnerSettings {
-                page: parse_env("PROJECTION_PAGE", 500)?,
+                page: parse_env("PROJECTION_PAGE", 2000)?,
                 poll: duration_ms_env("PROJECTION_POLL_MS", std::time::Duration::from_secs(1))?,
                 ..RunnerSettings::default()
             },

@@ -102,7 +102,22 @@ async fn sections(
     }
     if options.runs(Section::Replay) {
         eprintln!("commerce-bench: replay");
-        report.replay = Some(crate::run(&options.replay()).await?);
+        report.replay = Some(replay(options).await?);
     }
     Ok(())
+}
+
+/// The replay section: the MongoDB views (and `stock_levels`, MongoDB and Redis) from a
+/// history of `--replay-mongodb-events`, the Redis views and the OLAP schema from one of
+/// `--replay-events`; one report per history.
+async fn replay(options: &Options) -> Result<Vec<crate::Report>, BenchError> {
+    use crate::args::Replayed;
+    use crate::report::Backend;
+
+    let small = &[Replayed::Mongodb, Replayed::Redis];
+    let mut mongodb = crate::run(&options.replay(options.replay_mongodb_events, small)).await?;
+    mongodb.measurements.retain(|m| m.backend != Backend::Redis);
+    let large = &[Replayed::Redis, Replayed::Olap];
+    let rest = crate::run(&options.replay(options.replay_events, large)).await?;
+    Ok(vec![mongodb, rest])
 }

@@ -46,9 +46,14 @@ pub struct Options {
     /// The relay's batch (`RELAY_BATCH_SIZE`), also the pipelined ceiling's.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=10_000))]
     pub relay_batch: i64,
-    /// Events of the synthetic history the replay section rebuilds from.
-    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Events of the synthetic history the replay section rebuilds the Redis views and
+    /// the OLAP schema from.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub replay_events: u64,
+    /// Events of the (smaller) history the MongoDB views are rebuilt from: the MongoDB
+    /// stand-in takes a few dozen writes a second, so a large history would take hours.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub replay_mongodb_events: u64,
     /// An administrator's URL: the bench creates and drops its databases through it.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub postgres_url: String,
@@ -81,14 +86,14 @@ impl Options {
         counts
     }
 
-    /// The options `replay-bench` would take for the replay section.
-    pub fn replay(&self) -> crate::Options {
+    /// The options `replay-bench` would take for `events` of history into `stores`.
+    pub fn replay(&self, events: u64, stores: &[crate::args::Replayed]) -> crate::Options {
         crate::Options {
-            events: self.replay_events,
-            page: 500,
+            events,
+            page: 2_000,
             batch: 1_000,
             seed: 42,
-            stores: crate::args::Replayed::ALL.to_vec(),
+            stores: stores.to_vec(),
             mongodb_url: self.mongodb_url.clone(),
             redis_url: self.redis_url.clone(),
             postgres_url: self.postgres_url.clone(),

@@ -20,7 +20,8 @@ pub struct SuiteReport {
     pub ceilings: Option<Ceilings>,
     pub append: Option<AppendSection>,
     pub relay: Option<RelayFigures>,
-    pub replay: Option<crate::Report>,
+    /// One report per history replayed (see [`super::replay`]).
+    pub replay: Option<Vec<crate::Report>>,
 }
 
 fn figures(cell: &Cell) -> [String; 3] {
@@ -161,19 +162,34 @@ impl fmt::Display for SuiteReport {
         if let Some(relay) = &self.relay {
             writeln!(f, "{}", self.relay_table(relay))?;
         }
-        if let Some(replay) = &self.replay {
+        if let Some(replays) = &self.replay {
             writeln!(f, "### Replay: rebuilding each read model\n")?;
-            writeln!(
-                f,
-                "{}\n",
-                replay
+            for replay in replays {
+                let stores: Vec<String> = replay
                     .stores
                     .iter()
                     .map(|(s, n)| format!("{s} {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )?;
-            write!(f, "{}", crate::report::StoreTable(replay))?;
+                    .collect();
+                let rebuilt: Vec<&str> = replay
+                    .measurements
+                    .iter()
+                    .map(|m| m.unit.as_str())
+                    .collect();
+                writeln!(
+                    f,
+                    "history: {}; rebuilt: {}\n",
+                    stores.join(", "),
+                    rebuilt.join(", ")
+                )?;
+            }
+            if let Some(first) = replays.first() {
+                let measurements = replays.iter().flat_map(|r| r.measurements.clone());
+                let merged = crate::Report {
+                    measurements: measurements.collect(),
+                    ..first.clone()
+                };
+                write!(f, "{}", crate::report::StoreTable(&merged))?;
+            }
         }
         Ok(())
     }
