@@ -7,9 +7,11 @@
 //!
 //! Why not MongoDB, as for the other views: a view and the record of how far it got
 //! then live and die together. When Redis loses its data (a flush, a restart without
-//! persistence) the checkpoints go with the keys, and the runner rebuilds the view from
-//! the feeds' beginning on its own; checkpoints kept elsewhere would go on saying the
-//! view is complete. And a rebuild or a catch-up costs no MongoDB write per page.
+//! persistence) the checkpoints go with the keys, and the next pass rebuilds the view
+//! from the feeds' beginning on its own; checkpoints kept elsewhere would go on saying
+//! the view is complete. (A loss in the middle of a pass is not seen by that pass, which
+//! saves its next checkpoint over the pages lost: `commerce replay` mends that.) And a
+//! rebuild or a catch-up costs no MongoDB write per page.
 //! Parked events go to MongoDB with everyone else's, where an operator looks.
 
 use platform::feed::FeedEvent;
