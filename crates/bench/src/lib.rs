@@ -12,10 +12,11 @@
 //! `POST /projections/{name}/rebuild` run) of its projections from the beginning of
 //! every feed to a promoted version. It includes everything a rebuild does in
 //! production: reading the feeds over HTTP page by page, decoding (and upcasting) each
-//! event, the idempotent write of each event (a version-checked upsert in MongoDB, a
-//! Lua script in Redis, one transaction with its inbox claim in PostgreSQL), saving the
-//! checkpoint after each page, and the swap (for the OLAP schema: refreshing its
-//! cubes). The stores:
+//! event, the idempotent writes (a version-checked upsert per event in MongoDB; one
+//! pipeline per page of one Lua script per order in Redis; one transaction per page in
+//! PostgreSQL, its events claimed in the inbox and written by set-based statements),
+//! saving the checkpoint after each page (in Redis for the views kept there alone), and
+//! the swap (for the OLAP schema: refreshing its cubes). The stores:
 //! - **MongoDB** and **Redis**: the query service's views ([`query::projector::View`]),
 //!   each replayed alone into its own database and key prefix, and counted under the
 //!   store it wrote to (found by looking at what it left there; a view writing both
