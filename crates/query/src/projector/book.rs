@@ -1,6 +1,6 @@
-//! The projections' bookkeeping. [`ViewBook`] keeps each view's where the view lives:
-//! in Redis for the views kept in Redis alone ([`super::redis_book`]), else in MongoDB
-//! ([`MongoBook`]), beside the views it describes:
+//! The projections' bookkeeping. [`ViewBook`] keeps each view's books where the view
+//! lives: in Redis for the views kept in Redis alone ([`super::redis_book`]), else in
+//! MongoDB ([`MongoBook`]), beside the views it describes:
 //! - `projection_checkpoints`: `{_id: "<projection>/v<version>/<source>", tx_id, position}`,
 //!   the cursor of the last event of that source applied to that version;
 //! - `projection_versions`: `{_id: "<projection>", current}`, the version queries read;
