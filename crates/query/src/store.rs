@@ -153,12 +153,6 @@ impl ReadStore {
         format!("{}{BOOKS}:versions", self.key_prefix)
     }
 
-    /// Whether `key` (a full key, prefix included) is bookkeeping, not a view's data.
-    pub fn is_book_key(&self, key: &str) -> bool {
-        key.strip_prefix(&self.key_prefix)
-            .is_some_and(|rest| rest.starts_with(BOOKS))
-    }
-
     /// The version of `view`, kept in Redis alone, that queries read now (1 until a
     /// rebuild replaced it); see [`crate::projector::RedisBook`].
     pub async fn redis_version(&self, view: &str) -> Result<u32, redis::RedisError> {
