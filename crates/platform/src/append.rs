@@ -20,11 +20,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use cqrs_es::persist::SerializedEvent;
-use serde_json::Value;
-use sqlx::PgPool;
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::store::{AggregateAppend, StoreError};
+use crate::store::{insert_rows, AggregateAppend, StoreError};
 
 /// Concurrent flushes by default: one can fill while another waits on the disk.
 pub const DEFAULT_FLUSHERS: usize = 2;
@@ -36,7 +34,7 @@ pub struct Appender {
 }
 
 struct Inner {
-    pool: PgPool,
+    pool: sqlx::PgPool,
     queue: Mutex<Vec<Pending>>,
     flushers: Semaphore,
 }
@@ -48,7 +46,7 @@ struct Pending {
 
 impl Appender {
     /// An appender writing through `pool` with at most `flushers` flushes at once.
-    pub fn new(pool: PgPool, flushers: usize) -> Self {
+    pub fn new(pool: sqlx::PgPool, flushers: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 pool,
@@ -101,7 +99,7 @@ async fn flush(inner: &Inner) {
     metrics::histogram!("append_batch_commands").record(batch.len() as f64);
     if batch.len() > 1 {
         let rows: Vec<&SerializedEvent> = batch.iter().flat_map(|p| &p.rows).collect();
-        if insert(&inner.pool, &rows).await.is_ok() {
+        if insert_rows(&inner.pool, &rows).await.is_ok() {
             for pending in batch {
                 let _ = pending.reply.send(Ok(()));
             }
@@ -110,37 +108,6 @@ async fn flush(inner: &Inner) {
     }
     for pending in batch {
         let rows: Vec<&SerializedEvent> = pending.rows.iter().collect();
-        let _ = pending.reply.send(insert(&inner.pool, &rows).await);
+        let _ = pending.reply.send(insert_rows(&inner.pool, &rows).await);
     }
-}
-
-/// One statement, so one implicit transaction: the rows commit together or not at all.
-async fn insert(pool: &PgPool, rows: &[&SerializedEvent]) -> Result<(), StoreError> {
-    let column = |f: fn(&SerializedEvent) -> String| rows.iter().map(|r| f(r)).collect();
-    let types: Vec<String> = column(|r| r.aggregate_type.clone());
-    let ids: Vec<String> = column(|r| r.aggregate_id.clone());
-    let event_types: Vec<String> = column(|r| r.event_type.clone());
-    let versions: Vec<String> = column(|r| r.event_version.clone());
-    let sequences: Vec<i64> = rows.iter().map(|r| r.sequence as i64).collect();
-    let payloads: Vec<&Value> = rows.iter().map(|r| &r.payload).collect();
-    let metadata: Vec<&Value> = rows.iter().map(|r| &r.metadata).collect();
-    sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, payload, metadata) \
-         SELECT t, i, s, e, v, p::json, m::json \
-         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
-                     $6::jsonb[], $7::jsonb[]) WITH ORDINALITY AS r(t, i, s, e, v, p, m, n) \
-         ORDER BY n",
-    )
-    .bind(types)
-    .bind(ids)
-    .bind(sequences)
-    .bind(event_types)
-    .bind(versions)
-    .bind(payloads)
-    .bind(metadata)
-    .execute(pool)
-    .await
-    .map(|_| ())
-    .map_err(StoreError::from_sqlx)
 }

@@ -216,26 +216,45 @@ pub async fn append_atomically(
     pool: &PgPool,
     appends: &[AggregateAppend],
 ) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    for append in appends {
-        for event in &append.events {
-            sqlx::query(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                 event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&append.aggregate_type)
-            .bind(&append.aggregate_id)
-            .bind(event.sequence as i64)
-            .bind(&event.event_type)
-            .bind(&event.event_version)
-            .bind(&event.payload)
-            .bind(&event.metadata)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        }
-    }
-    tx.commit().await.map_err(StoreError::from_sqlx)
+    let rows: Vec<&SerializedEvent> = appends.iter().flat_map(|a| &a.events).collect();
+    insert_rows(pool, &rows).await
+}
+
+/// Writes `rows` (each with its aggregate and sequence) as postgres-es writes them, the
+/// columns' defaults filling the rest, in one statement: one implicit transaction, so
+/// they commit together or not at all, in their order. A taken key is
+/// [`StoreError::Conflict`].
+pub(crate) async fn insert_rows(
+    pool: &PgPool,
+    rows: &[&SerializedEvent],
+) -> Result<(), StoreError> {
+    let column = |f: fn(&SerializedEvent) -> String| rows.iter().map(|r| f(r)).collect();
+    let types: Vec<String> = column(|r| r.aggregate_type.clone());
+    let ids: Vec<String> = column(|r| r.aggregate_id.clone());
+    let event_types: Vec<String> = column(|r| r.event_type.clone());
+    let versions: Vec<String> = column(|r| r.event_version.clone());
+    let sequences: Vec<i64> = rows.iter().map(|r| r.sequence as i64).collect();
+    let payloads: Vec<&Value> = rows.iter().map(|r| &r.payload).collect();
+    let metadata: Vec<&Value> = rows.iter().map(|r| &r.metadata).collect();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata) \
+         SELECT t, i, s, e, v, p::json, m::json \
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
+                     $6::jsonb[], $7::jsonb[]) WITH ORDINALITY AS r(t, i, s, e, v, p, m, n) \
+         ORDER BY n",
+    )
+    .bind(types)
+    .bind(ids)
+    .bind(sequences)
+    .bind(event_types)
+    .bind(versions)
+    .bind(payloads)
+    .bind(metadata)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .map_err(StoreError::from_sqlx)
 }
 
 /// Waits until this process holds the session advisory lock `key` on the store, and
