@@ -16,10 +16,11 @@ use async_nats::jetstream;
 use async_nats::Client;
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, Consumer};
 use platform::broker::{self, EVENTS_EXCHANGE};
+use platform::consumer::{self, Disposition};
 use platform::envelope::EventEnvelope;
 use platform::nats::{self, NatsSettings};
 
@@ -38,12 +39,6 @@ enum Stopped {
     StreamEnded,
     /// A delivery was handed back; resume at once on a fresh channel.
     Retrying,
-}
-
-enum Disposition {
-    Ack,
-    DeadLetter,
-    Retry,
 }
 
 pub struct RequestForwarder {
@@ -149,35 +144,22 @@ impl RequestForwarder {
         Ok((connection, consumer))
     }
 
-    /// Forwards and settles one delivery. Returns `false` when it was handed back for
-    /// a retry, or could not be settled, which ends the session. Settling is bounded
-    /// (`broker::bounded`): lapin may never resolve an ack whose connection died under
-    /// it, and the bridge would wait on it for good instead of reconnecting.
+    /// Forwards and settles one delivery ([`consumer::settle`], bounded). Returns
+    /// `false` when it was handed back for a retry, or could not be settled, which ends
+    /// the session.
     async fn process(&self, delivery: Delivery) -> bool {
         let disposition = self.forward(&delivery).await;
-        let (outcome, settled) = match disposition {
-            Disposition::Ack => (
-                "forwarded",
-                broker::bounded("acknowledging", delivery.ack(BasicAckOptions::default())).await,
-            ),
-            Disposition::DeadLetter => (
-                "dead_lettered",
-                broker::bounded("dead-lettering", delivery.nack(nack(false))).await,
-            ),
-            Disposition::Retry => {
-                tokio::time::sleep(RETRY_PAUSE).await;
-                let handed_back = delivery.nack(nack(true));
-                (
-                    "retried",
-                    broker::bounded("handing back", handed_back).await,
-                )
-            }
+        let outcome = match disposition {
+            Disposition::Ack => "forwarded",
+            Disposition::DeadLetter => "dead_lettered",
+            Disposition::Retry => "retried",
         };
+        let settled = consumer::settle(delivery, disposition, RETRY_PAUSE).await;
         metrics::counter!("bridge_requests_total", "outcome" => outcome).increment(1);
-        if let Err(err) = &settled {
+        settled.unwrap_or_else(|err| {
             tracing::warn!(error = %err, "could not settle delivery; RabbitMQ will redeliver it");
-        }
-        settled.is_ok() && !matches!(disposition, Disposition::Retry)
+            false
+        })
     }
 
     async fn forward(&self, delivery: &Delivery) -> Disposition {
@@ -202,12 +184,5 @@ impl RequestForwarder {
                 Disposition::Retry
             }
         }
-    }
-}
-
-fn nack(requeue: bool) -> BasicNackOptions {
-    BasicNackOptions {
-        requeue,
-        ..BasicNackOptions::default()
     }
 }

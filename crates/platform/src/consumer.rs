@@ -175,7 +175,7 @@ impl<H: DeliveryHandler> QueueConsumer<H> {
             metrics::counter!("consumer_deliveries_total", "queue" => queue.clone(),
                 "disposition" => disposition.as_str())
             .increment(1);
-            match self.settle(delivery, disposition).await {
+            match settle(delivery, disposition, self.retry_pause).await {
                 Ok(true) => {}
                 Ok(false) => break Stopped::Retrying,
                 Err(err) => {
@@ -212,32 +212,33 @@ impl<H: DeliveryHandler> QueueConsumer<H> {
             .await?;
         Ok((channel, consumer))
     }
+}
 
-    /// Settles a delivery; `Ok(false)` when it was handed back for a retry. An error
-    /// (the broker gone, or silent past [`broker::SETUP_TIMEOUT`]: lapin may never
-    /// resolve an ack whose connection died under it) ends the session, and the broker
-    /// hands the delivery back when the connection goes.
-    async fn settle(
-        &self,
-        delivery: Delivery,
-        disposition: Disposition,
-    ) -> Result<bool, lapin::Error> {
-        let nack = |requeue| BasicNackOptions {
-            requeue,
-            ..BasicNackOptions::default()
-        };
-        match disposition {
-            Disposition::Ack => {
-                broker::bounded("acknowledging", delivery.ack(BasicAckOptions::default())).await
-            }
-            Disposition::DeadLetter => {
-                broker::bounded("dead-lettering", delivery.nack(nack(false))).await
-            }
-            Disposition::Retry => {
-                tokio::time::sleep(self.retry_pause).await;
-                broker::bounded("handing back", delivery.nack(nack(true))).await
-            }
-        }?;
-        Ok(disposition != Disposition::Retry)
-    }
+/// Settles a delivery as `disposition` says, pausing `retry_pause` before handing one
+/// back; `Ok(false)` when it was handed back for a retry. An error (the broker gone, or
+/// silent past [`broker::SETUP_TIMEOUT`]: lapin may never resolve an ack whose
+/// connection died under it) must end the session; the broker hands the delivery back
+/// when the connection goes.
+pub async fn settle(
+    delivery: Delivery,
+    disposition: Disposition,
+    retry_pause: Duration,
+) -> Result<bool, lapin::Error> {
+    let nack = |requeue| BasicNackOptions {
+        requeue,
+        ..BasicNackOptions::default()
+    };
+    match disposition {
+        Disposition::Ack => {
+            broker::bounded("acknowledging", delivery.ack(BasicAckOptions::default())).await
+        }
+        Disposition::DeadLetter => {
+            broker::bounded("dead-lettering", delivery.nack(nack(false))).await
+        }
+        Disposition::Retry => {
+            tokio::time::sleep(retry_pause).await;
+            broker::bounded("handing back", delivery.nack(nack(true))).await
+        }
+    }?;
+    Ok(disposition != Disposition::Retry)
 }
