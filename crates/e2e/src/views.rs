@@ -58,11 +58,22 @@ impl TestStack {
     /// the feeds (see [`TestStack::store_counts`]); and a late event (a provider's
     /// answer) still on its way would reach a rebuild but not this snapshot.
     pub async fn settled_views(&self, version: u32) -> anyhow::Result<(StoreCounts, Snapshot)> {
+        let store = ReadStore::connect(&self.query_settings()).await?;
+        let settled = self.settle(&ViewBook::new(store.clone()), version).await;
+        store.shutdown().await;
+        settled
+    }
+
+    async fn settle(
+        &self,
+        book: &ViewBook,
+        version: u32,
+    ) -> anyhow::Result<(StoreCounts, Snapshot)> {
         let started = std::time::Instant::now();
-        let mut last = self.views_sample(version).await?;
+        let mut last = self.views_sample(book, version).await?;
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            let now = self.views_sample(version).await?;
+            let now = self.views_sample(book, version).await?;
             let all_shown = last.0.iter().all(|(_, shown, stored)| shown == stored);
             if last.1 && all_shown && (&now.0, &now.2) == (&last.0, &last.2) {
                 return Ok((last.0, last.2));
@@ -78,25 +89,20 @@ impl TestStack {
     /// The store counts, then whether every view of `version` had read its feeds to
     /// their end, then the views: in this order, so that counts unchanged at the next
     /// sample prove the views were whole when they were read.
-    async fn views_sample(&self, version: u32) -> anyhow::Result<(StoreCounts, bool, Snapshot)> {
+    async fn views_sample(
+        &self,
+        book: &ViewBook,
+        version: u32,
+    ) -> anyhow::Result<(StoreCounts, bool, Snapshot)> {
         let counts = self.store_counts().await?;
-        let caught_up = self.views_caught_up(version).await?;
+        let caught_up = self.views_caught_up(book, version).await?;
         Ok((counts, caught_up, self.view_snapshot(version).await?))
     }
 
     /// Whether every view of `version` has applied all its feeds show: each of its
     /// checkpoints (read through the service's own books) is at its feed's end (a view
     /// whose feed is not started stays empty).
-    async fn views_caught_up(&self, version: u32) -> anyhow::Result<bool> {
-        let store = ReadStore::connect(&self.query_settings()).await?;
-        let caught_up = self
-            .checkpoints_at_end(&ViewBook::new(store.clone()), version)
-            .await;
-        store.shutdown().await;
-        caught_up
-    }
-
-    async fn checkpoints_at_end(&self, book: &ViewBook, version: u32) -> anyhow::Result<bool> {
+    async fn views_caught_up(&self, book: &ViewBook, version: u32) -> anyhow::Result<bool> {
         for view in View::ALL {
             for source in view.sources() {
                 let Some((_, url)) = self.feed_urls.iter().find(|(s, _)| s == source) else {
