@@ -11,6 +11,7 @@
 use std::sync::LazyLock;
 
 use platform::envelope::EventEnvelope;
+use platform::payload::Payload;
 use platform::upcast::Upcasters;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -102,8 +103,10 @@ pub enum DecodeError {
 static UPCASTERS: LazyLock<Upcasters> = LazyLock::new(Upcasters::contract);
 
 /// The fact an envelope carries, `None` for the events the schema does not use.
-pub fn decode(envelope: &EventEnvelope) -> Result<Option<Fact>, DecodeError> {
-    let envelope = &UPCASTERS.upcast(envelope.clone());
+pub fn decode<P: Payload + Clone>(
+    envelope: &EventEnvelope<P>,
+) -> Result<Option<Fact>, DecodeError> {
+    let envelope = &*UPCASTERS.upcast_ref(envelope);
     let key = (
         envelope.service.as_str(),
         envelope.aggregate_type.as_str(),
@@ -126,22 +129,25 @@ pub fn decode(envelope: &EventEnvelope) -> Result<Option<Fact>, DecodeError> {
 
 /// Whether the (upcast) envelope is in the version this reader decodes: the latest
 /// the upcasters reach, or 1 for an event type that never evolved.
-fn known_version(envelope: &EventEnvelope) -> bool {
+fn known_version<P>(envelope: &EventEnvelope<P>) -> bool {
     let latest = UPCASTERS.latest(&envelope.service, &envelope.event_type);
     envelope.event_version == latest.unwrap_or("1")
 }
 
-fn payload<T: DeserializeOwned>(envelope: &EventEnvelope) -> Result<T, DecodeError> {
+fn payload<T: DeserializeOwned, P: Payload>(envelope: &EventEnvelope<P>) -> Result<T, DecodeError> {
     if !known_version(envelope) {
         return Err(DecodeError::UnknownVersion {
             event_type: envelope.event_type.clone(),
             version: envelope.event_version.clone(),
         });
     }
-    serde_json::from_value(envelope.payload.clone()).map_err(|err| DecodeError::Payload {
-        event_type: envelope.event_type.clone(),
-        reason: err.to_string(),
-    })
+    envelope
+        .payload
+        .decode()
+        .map_err(|err| DecodeError::Payload {
+            event_type: envelope.event_type.clone(),
+            reason: err.to_string(),
+        })
 }
 
 #[cfg(test)]

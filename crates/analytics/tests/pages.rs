@@ -27,26 +27,25 @@ fn event(
     when: &str,
 ) -> FeedEvent {
     let (aggregate_type, aggregate_id) = aggregate.split_once('/').unwrap_or((aggregate, "a"));
-    FeedEvent {
-        cursor: Cursor {
-            tx_id: 1,
-            position: 1,
-        },
-        event: EventEnvelope {
-            event_id: Uuid::new_v4(),
-            service: service.into(),
-            aggregate_type: aggregate_type.into(),
-            aggregate_id: aggregate_id.into(),
-            sequence: 1,
-            global_position: 1,
-            event_type: event_type.into(),
-            event_version: "1".into(),
-            occurred_at: at(when),
-            correlation_id: None,
-            causation_id: None,
-            payload,
-        },
-    }
+    let cursor = Cursor {
+        tx_id: 1,
+        position: 1,
+    };
+    let envelope = EventEnvelope {
+        event_id: Uuid::new_v4(),
+        service: service.into(),
+        aggregate_type: aggregate_type.into(),
+        aggregate_id: aggregate_id.into(),
+        sequence: 1,
+        global_position: 1,
+        event_type: event_type.into(),
+        event_version: "1".into(),
+        occurred_at: at(when),
+        correlation_id: None,
+        causation_id: None,
+        payload,
+    };
+    FeedEvent::from_envelope(cursor, envelope)
 }
 
 fn place(order: &str, customer: &str, lines: &[(&str, i64, i64)], when: &str) -> FeedEvent {

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::payload::Payload;
+
 /// Metadata key: the id shared by every message of one business flow.
 pub const CORRELATION_ID: &str = "correlation_id";
 /// Metadata key: the id of the message that caused this one.
@@ -14,9 +16,10 @@ pub const CAUSATION_ID: &str = "causation_id";
 /// Metadata key: the id of the command whose execution appended the event.
 pub const COMMAND_ID: &str = "command_id";
 
-/// An event as published on the `events` exchange.
+/// An event as published on the `events` exchange. The payload is a tree by default;
+/// the feeds carry it as text ([`crate::payload`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventEnvelope {
+pub struct EventEnvelope<P = serde_json::Value> {
     pub event_id: Uuid,
     pub service: String,
     pub aggregate_type: String,
@@ -28,16 +31,34 @@ pub struct EventEnvelope {
     pub occurred_at: DateTime<Utc>,
     pub correlation_id: Option<String>,
     pub causation_id: Option<String>,
-    pub payload: serde_json::Value,
+    pub payload: P,
 }
 
-impl EventEnvelope {
+impl<P> EventEnvelope<P> {
     /// The routing key on the `events` exchange: `<service>.<AggregateType>.<EventType>`.
     pub fn routing_key(&self) -> String {
         format!(
             "{}.{}.{}",
             self.service, self.aggregate_type, self.event_type
         )
+    }
+
+    /// The same envelope with its payload in another form.
+    pub fn map_payload<Q>(self, into: impl FnOnce(P) -> Q) -> EventEnvelope<Q> {
+        EventEnvelope {
+            event_id: self.event_id,
+            service: self.service,
+            aggregate_type: self.aggregate_type,
+            aggregate_id: self.aggregate_id,
+            sequence: self.sequence,
+            global_position: self.global_position,
+            event_type: self.event_type,
+            event_version: self.event_version,
+            occurred_at: self.occurred_at,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            payload: into(self.payload),
+        }
     }
 }
 
@@ -62,32 +83,6 @@ impl MessageContext {
 
 /// cqrs-es stores an event enum externally tagged (`{"StockAdded": {...}}`); the wire
 /// contract carries only the inner object, since `event_type` already names the variant.
-pub fn unwrap_payload(event_type: &str, payload: serde_json::Value) -> serde_json::Value {
-    match payload {
-        serde_json::Value::Object(mut map) if map.len() == 1 && map.contains_key(event_type) => {
-            map.remove(event_type).unwrap_or(serde_json::Value::Null)
-        }
-        other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn an_externally_tagged_payload_is_unwrapped() {
-        let stored = json!({"StockAdded": {"sku": "A", "quantity": 3}});
-        assert_eq!(
-            unwrap_payload("StockAdded", stored),
-            json!({"sku": "A", "quantity": 3})
-        );
-    }
-
-    #[test]
-    fn a_payload_of_another_shape_is_kept() {
-        let stored = json!({"sku": "A"});
-        assert_eq!(unwrap_payload("StockAdded", stored.clone()), stored);
-    }
+pub fn unwrap_payload<P: Payload>(event_type: &str, payload: P) -> P {
+    payload.untagged(event_type)
 }

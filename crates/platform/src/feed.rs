@@ -26,6 +26,7 @@ use sqlx::PgPool;
 
 use crate::envelope::EventEnvelope;
 use crate::http::ApiError;
+use crate::payload::{Payload, RawPayload};
 use crate::store::{self, Cursor};
 
 /// The most events one page holds.
@@ -33,11 +34,22 @@ pub const MAX_PAGE: i64 = 5_000;
 /// A page's `remaining` says at most this many: "this many or more".
 pub const MAX_REMAINING: i64 = 10_000;
 
-/// One event of the feed, with its place in the store's commit order.
+/// One event of the feed, with its place in the store's commit order. Its payload
+/// stays JSON text from the database to the reader's decoder ([`crate::payload`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedEvent {
     pub cursor: Cursor,
-    pub event: EventEnvelope,
+    pub event: EventEnvelope<RawPayload>,
+}
+
+impl FeedEvent {
+    /// The feed event of an envelope whose payload is a tree (tests, tools).
+    pub fn from_envelope(cursor: Cursor, event: EventEnvelope) -> Self {
+        Self {
+            cursor,
+            event: event.map_payload(RawPayload::from_value),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,7 +106,7 @@ async fn page(
         )));
     }
     let unavailable = |err: store::StoreError| ApiError::Unavailable(err.to_string());
-    let rows = store::read_committed_after(&feed.pool, query.after(), limit)
+    let rows = store::read_committed_after_as::<RawPayload>(&feed.pool, query.after(), limit)
         .await
         .map_err(unavailable)?;
     let full = rows.len() as i64 == limit;

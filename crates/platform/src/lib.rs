@@ -7,6 +7,7 @@
 //! - [`cqrs`]: decoding commands, answering their outcome, running `handle` in memory.
 //! - [`telemetry`]: structured logging and the Prometheus recorder.
 //! - [`envelope`]: the JSON envelope every event travels in, and the metadata keys.
+//! - [`payload`]: an event's payload as a tree or as the JSON text it arrived as.
 //! - [`store`]: the `events` table as outbox: reading by commit order, atomic multi-aggregate appends.
 //! - [`chain`]: tamper evidence: each event's hash chained to the previous one, sealed in commit order, and its verification.
 //! - [`feed`]: a store as a read-only HTTP feed in commit order (`GET /events`), and its client.
@@ -40,6 +41,7 @@ pub mod feed;
 pub mod http;
 pub mod inbox;
 pub mod nats;
+pub mod payload;
 pub mod projection;
 pub mod relay;
 pub mod schema;

@@ -26,11 +26,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::envelope::{unwrap_payload, EventEnvelope, CAUSATION_ID, CORRELATION_ID};
+use crate::envelope::{EventEnvelope, CAUSATION_ID, CORRELATION_ID};
+use crate::payload::Payload;
 
 /// A position in a store's commit order.
 #[derive(
@@ -51,24 +54,25 @@ pub struct Cursor {
     pub position: i64,
 }
 
-/// One row of the `events` table.
+/// One row of the `events` table, its payload as a tree or as text
+/// ([`crate::payload`]).
 #[derive(Debug, Clone)]
-pub struct StoredEvent {
+pub struct StoredEvent<P = Value> {
     pub event_id: Uuid,
     pub aggregate_type: String,
     pub aggregate_id: String,
     pub sequence: i64,
     pub event_type: String,
     pub event_version: String,
-    pub payload: Value,
+    pub payload: P,
     pub metadata: HashMap<String, String>,
     pub cursor: Cursor,
     pub recorded_at: DateTime<Utc>,
 }
 
-impl StoredEvent {
+impl<P: Payload> StoredEvent<P> {
     /// The wire envelope of this event, as published by `service`.
-    pub fn into_envelope(self, service: &str) -> EventEnvelope {
+    pub fn into_envelope(self, service: &str) -> EventEnvelope<P> {
         EventEnvelope {
             event_id: self.event_id,
             service: service.to_string(),
@@ -76,7 +80,7 @@ impl StoredEvent {
             aggregate_id: self.aggregate_id,
             sequence: self.sequence,
             global_position: self.cursor.position,
-            payload: unwrap_payload(&self.event_type, self.payload),
+            payload: self.payload.untagged(&self.event_type),
             event_type: self.event_type,
             event_version: self.event_version,
             occurred_at: self.recorded_at,
@@ -120,6 +124,15 @@ pub async fn read_committed_after(
     after: Cursor,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
+    read_committed_after_as(pool, after, limit).await
+}
+
+/// [`read_committed_after`], the payloads in the form `P` (as text for the feed).
+pub async fn read_committed_after_as<P: Payload + DeserializeOwned>(
+    pool: &PgPool,
+    after: Cursor,
+    limit: i64,
+) -> Result<Vec<StoredEvent<P>>, StoreError> {
     let rows = sqlx::query(&read_committed_after_sql())
         .bind(after.tx_id.to_string())
         .bind(after.position)
@@ -179,8 +192,13 @@ pub async fn read_at_positions(
     rows.iter().map(stored_event_from_row).collect()
 }
 
-fn stored_event_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredEvent, StoreError> {
-    let metadata: Value = row.try_get("metadata")?;
+fn stored_event_from_row<P: DeserializeOwned>(
+    row: &sqlx::postgres::PgRow,
+) -> Result<StoredEvent<P>, StoreError> {
+    // Metadata of another shape (not all strings) is dropped, not an error: it only
+    // carries correlation ids.
+    let metadata: Option<Json<HashMap<String, String>>> = row.try_get("metadata").ok();
+    let Json(payload) = row.try_get("payload")?;
     Ok(StoredEvent {
         event_id: row.try_get("event_id")?,
         aggregate_type: row.try_get("aggregate_type")?,
@@ -188,8 +206,8 @@ fn stored_event_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredEvent, Sto
         sequence: row.try_get("sequence")?,
         event_type: row.try_get("event_type")?,
         event_version: row.try_get("event_version")?,
-        payload: row.try_get("payload")?,
-        metadata: serde_json::from_value(metadata).unwrap_or_default(),
+        payload,
+        metadata: metadata.map(|Json(map)| map).unwrap_or_default(),
         cursor: Cursor {
             tx_id: row.try_get("tx_id")?,
             position: row.try_get("global_position")?,

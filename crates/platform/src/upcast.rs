@@ -12,9 +12,12 @@
 //!   methods existed has none: it gets `""`, which no provider accepts, so its saga
 //!   cancels it rather than charging an unknown card.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::envelope::EventEnvelope;
+use crate::payload::Payload;
 
 /// One step of one event type's evolution.
 #[derive(Debug, Clone, Copy)]
@@ -59,16 +62,32 @@ impl Upcasters {
     }
 
     /// `envelope` in the latest version its upcasters reach.
-    pub fn upcast(&self, mut envelope: EventEnvelope) -> EventEnvelope {
-        while let Some(step) = self.0.iter().find(|u| {
-            u.service == envelope.service
-                && u.event_type == envelope.event_type
-                && u.from == envelope.event_version
-        }) {
-            envelope.payload = (step.upcast)(envelope.payload);
+    pub fn upcast<P: Payload>(&self, mut envelope: EventEnvelope<P>) -> EventEnvelope<P> {
+        while let Some(step) = self.next_step(&envelope) {
+            envelope.payload = P::from_value((step.upcast)(envelope.payload.to_value()));
             envelope.event_version = step.to.to_string();
         }
         envelope
+    }
+
+    /// [`Upcasters::upcast`], copying `envelope` only when an upcaster changes it: most
+    /// events are in their latest version, and a replay decodes every one.
+    pub fn upcast_ref<'a, P: Payload + Clone>(
+        &self,
+        envelope: &'a EventEnvelope<P>,
+    ) -> Cow<'a, EventEnvelope<P>> {
+        match self.next_step(envelope) {
+            None => Cow::Borrowed(envelope),
+            Some(_) => Cow::Owned(self.upcast(envelope.clone())),
+        }
+    }
+
+    fn next_step<P>(&self, envelope: &EventEnvelope<P>) -> Option<&Upcaster> {
+        self.0.iter().find(|u| {
+            u.service == envelope.service
+                && u.event_type == envelope.event_type
+                && u.from == envelope.event_version
+        })
     }
 }
 
@@ -87,6 +106,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::payload::RawPayload;
 
     fn placed(version: &str, payload: Value) -> EventEnvelope {
         EventEnvelope {
@@ -126,5 +146,20 @@ mod tests {
             Upcasters::contract().latest("order", "OrderConfirmed"),
             None
         );
+    }
+
+    #[test]
+    fn a_payload_kept_as_text_is_upcast_too_and_copied_only_then() {
+        let old = placed("1", json!({"order_id": "o1"})).map_payload(RawPayload::from_value);
+        let upcasters = Upcasters::contract();
+        let new = upcasters.upcast_ref(&old);
+        assert!(matches!(new, Cow::Owned(_)));
+        assert_eq!(new.event_version, "2");
+        assert_eq!(
+            new.payload.to_value(),
+            json!({"order_id": "o1", "card_token": ""})
+        );
+        let current = new.into_owned();
+        assert!(matches!(upcasters.upcast_ref(&current), Cow::Borrowed(_)));
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use cqrs_es::persist::SerializedEvent;
 use platform::feed::FeedEvent;
+use platform::payload::Payload;
 use platform::projection::{
     ApplyError, Bookkeeping, Feeds, Projection, RunError, Runner, RunnerSettings,
 };
@@ -50,10 +51,8 @@ impl Projection for Shared {
         if self.0.down.load(Ordering::SeqCst) {
             return Err(ApplyError::Unavailable("down".into()));
         }
-        let sku = event.event.payload["sku"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let payload = event.event.payload.to_value();
+        let sku = payload["sku"].as_str().unwrap_or_default().to_string();
         if sku == "BAD" {
             return Err(ApplyError::Refused("bad sku".into()));
         }
@@ -62,7 +61,7 @@ impl Projection for Shared {
             return Ok(());
         }
         applied.insert(version, event.cursor);
-        let quantity = event.event.payload["quantity"].as_i64().unwrap_or(0);
+        let quantity = payload["quantity"].as_i64().unwrap_or(0);
         let mut views = self.0.views.lock().unwrap_or_else(|e| e.into_inner());
         *views.entry(version).or_default().entry(sku).or_default() += quantity;
         Ok(())

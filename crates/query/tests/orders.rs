@@ -191,12 +191,12 @@ async fn pages_applied_in_one_pipeline_leave_what_events_applied_one_by_one_leav
     let feed: Vec<FeedEvent> = events
         .iter()
         .enumerate()
-        .map(|(i, event)| FeedEvent {
-            cursor: Cursor {
+        .map(|(i, event)| {
+            let cursor = Cursor {
                 tx_id: 1,
                 position: i as i64 + 1,
-            },
-            event: event.clone(),
+            };
+            FeedEvent::from_envelope(cursor, event.clone())
         })
         .collect();
     for view in [View::OrderStatus, View::BestSellers, View::RecentOrders] {

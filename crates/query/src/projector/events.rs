@@ -7,17 +7,22 @@
 
 use std::sync::LazyLock;
 
-use platform::envelope::{unwrap_payload, EventEnvelope};
+use platform::envelope::EventEnvelope;
+use platform::payload::{Payload, RawPayload};
 use platform::upcast::Upcasters;
 use serde::de::DeserializeOwned;
 
 pub use super::payloads::*;
 
+/// An envelope as the feeds deliver it: its payload still JSON text, decoded once, by
+/// [`decode`], into the typed event.
+pub type FeedEnvelope = EventEnvelope<RawPayload>;
+
 /// The contract's upcasters: an old event is decoded in its current shape.
 static UPCASTERS: LazyLock<Upcasters> = LazyLock::new(Upcasters::contract);
 
 /// The payload version decoded here: the latest the upcasters reach, else 1.
-fn supported_version(envelope: &EventEnvelope) -> &'static str {
+fn supported_version<P>(envelope: &EventEnvelope<P>) -> &'static str {
     UPCASTERS
         .latest(&envelope.service, &envelope.event_type)
         .unwrap_or("1")
@@ -103,8 +108,10 @@ pub enum DecodeError {
 }
 
 /// Decodes the payload of `envelope` into the event it carries.
-pub fn decode(envelope: &EventEnvelope) -> Result<ProjectedEvent, DecodeError> {
-    let envelope = &UPCASTERS.upcast(envelope.clone());
+pub fn decode<P: Payload + Clone>(
+    envelope: &EventEnvelope<P>,
+) -> Result<ProjectedEvent, DecodeError> {
+    let envelope = &*UPCASTERS.upcast_ref(envelope);
     let source = (envelope.service.as_str(), envelope.aggregate_type.as_str());
     let event = match source {
         ("inventory", "Product") => decode_product(envelope)?.map(ProjectedEvent::Product),
@@ -123,7 +130,9 @@ pub fn decode(envelope: &EventEnvelope) -> Result<ProjectedEvent, DecodeError> {
     Ok(event)
 }
 
-fn decode_product(envelope: &EventEnvelope) -> Result<Option<ProductEvent>, DecodeError> {
+fn decode_product<P: Payload>(
+    envelope: &EventEnvelope<P>,
+) -> Result<Option<ProductEvent>, DecodeError> {
     let event = match envelope.event_type.as_str() {
         "ProductAdded" => ProductEvent::ProductAdded(payload(envelope)?),
         "ProductUpdated" => ProductEvent::ProductUpdated(payload(envelope)?),
@@ -136,7 +145,9 @@ fn decode_product(envelope: &EventEnvelope) -> Result<Option<ProductEvent>, Deco
     Ok(Some(event))
 }
 
-fn decode_order(envelope: &EventEnvelope) -> Result<Option<OrderEvent>, DecodeError> {
+fn decode_order<P: Payload>(
+    envelope: &EventEnvelope<P>,
+) -> Result<Option<OrderEvent>, DecodeError> {
     let event = match envelope.event_type.as_str() {
         "OrderPlaced" => OrderEvent::OrderPlaced(payload(envelope)?),
         "OrderConfirmed" => OrderEvent::OrderConfirmed(payload(envelope)?),
@@ -146,7 +157,7 @@ fn decode_order(envelope: &EventEnvelope) -> Result<Option<OrderEvent>, DecodeEr
     Ok(Some(event))
 }
 
-fn decode_user(envelope: &EventEnvelope) -> Result<Option<UserEvent>, DecodeError> {
+fn decode_user<P: Payload>(envelope: &EventEnvelope<P>) -> Result<Option<UserEvent>, DecodeError> {
     let event = match envelope.event_type.as_str() {
         "UserRegistered" => UserEvent::UserRegistered(payload(envelope)?),
         "ProfileUpdated" => UserEvent::ProfileUpdated(payload(envelope)?),
@@ -156,7 +167,9 @@ fn decode_user(envelope: &EventEnvelope) -> Result<Option<UserEvent>, DecodeErro
     Ok(Some(event))
 }
 
-fn decode_payment(envelope: &EventEnvelope) -> Result<Option<PaymentEvent>, DecodeError> {
+fn decode_payment<P: Payload>(
+    envelope: &EventEnvelope<P>,
+) -> Result<Option<PaymentEvent>, DecodeError> {
     use PaymentEvent as E;
     let event = match envelope.event_type.as_str() {
         "PaymentAuthorizationRequested" => E::AuthorizationRequested(payload(envelope)?),
@@ -172,7 +185,9 @@ fn decode_payment(envelope: &EventEnvelope) -> Result<Option<PaymentEvent>, Deco
     Ok(Some(event))
 }
 
-fn decode_notification(envelope: &EventEnvelope) -> Result<Option<NotificationEvent>, DecodeError> {
+fn decode_notification<P: Payload>(
+    envelope: &EventEnvelope<P>,
+) -> Result<Option<NotificationEvent>, DecodeError> {
     use NotificationEvent as E;
     let event = match envelope.event_type.as_str() {
         "NotificationRequested" => E::Requested(payload(envelope)?),
@@ -185,7 +200,7 @@ fn decode_notification(envelope: &EventEnvelope) -> Result<Option<NotificationEv
 }
 
 /// Only called for event types projected here, so unknown types never get this far.
-fn payload<T: DeserializeOwned>(envelope: &EventEnvelope) -> Result<T, DecodeError> {
+fn payload<T: DeserializeOwned, P: Payload>(envelope: &EventEnvelope<P>) -> Result<T, DecodeError> {
     if envelope.event_version != supported_version(envelope) {
         // A newer shape might mean something else: better parked than misapplied.
         return Err(DecodeError::UnsupportedVersion {
@@ -193,17 +208,20 @@ fn payload<T: DeserializeOwned>(envelope: &EventEnvelope) -> Result<T, DecodeErr
             version: envelope.event_version.clone(),
         });
     }
-    // Tolerates a producer that forgot to unwrap the cqrs-es enum tag.
-    let value = unwrap_payload(&envelope.event_type, envelope.payload.clone());
-    serde_json::from_value(value).map_err(|source| DecodeError::Payload {
-        event_type: envelope.event_type.clone(),
-        source,
+    // Tolerates a producer that forgot to unwrap the cqrs-es enum tag: tried only when
+    // the payload does not decode as it is, so the common case reads the text once.
+    envelope.payload.decode().or_else(|source| {
+        let untagged = P::from_value(envelope.payload.to_value()).untagged(&envelope.event_type);
+        untagged.decode().map_err(|_| DecodeError::Payload {
+            event_type: envelope.event_type.clone(),
+            source,
+        })
     })
 }
 
 /// Documents are keyed by aggregate id and versioned by its sequence, so an event whose
 /// payload names another aggregate would corrupt both.
-fn check_aggregate(envelope: &EventEnvelope, payload_id: &str) -> Result<(), DecodeError> {
+fn check_aggregate<P>(envelope: &EventEnvelope<P>, payload_id: &str) -> Result<(), DecodeError> {
     if payload_id == envelope.aggregate_id {
         return Ok(());
     }

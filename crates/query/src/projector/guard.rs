@@ -17,10 +17,10 @@
 
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::Collection;
-use platform::envelope::EventEnvelope;
 use platform::store::Cursor;
 use serde::de::DeserializeOwned;
 
+use super::events::FeedEnvelope;
 use super::mongo::{is_duplicate_key, occurred_at, set_versioned};
 use super::Outcome;
 use crate::store::ReadStore;
@@ -30,7 +30,7 @@ use crate::store::ReadStore;
 pub struct Applying<'a> {
     pub store: &'a ReadStore,
     pub version: u32,
-    pub envelope: &'a EventEnvelope,
+    pub envelope: &'a FeedEnvelope,
     /// Where the event lies in its service's feed.
     pub cursor: Cursor,
 }

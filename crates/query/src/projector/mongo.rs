@@ -13,8 +13,8 @@
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::Collection;
-use platform::envelope::EventEnvelope;
 
+use super::events::FeedEnvelope;
 use super::events::{OrderEvent, OrderPlaced, ProductEvent, UserEvent, UserRegistered};
 use super::Outcome;
 
@@ -24,14 +24,14 @@ const DUPLICATE_KEY: i32 = 11000;
 /// counters survive even if they were to arrive before the product's description.
 pub async fn apply_product(
     collection: &Collection<Document>,
-    envelope: &EventEnvelope,
+    envelope: &FeedEnvelope,
     event: &ProductEvent,
 ) -> Result<Outcome, mongodb::error::Error> {
     let update = product_update(envelope, event);
     versioned_write(collection, envelope, update, true).await
 }
 
-fn product_update(envelope: &EventEnvelope, event: &ProductEvent) -> Document {
+fn product_update(envelope: &FeedEnvelope, event: &ProductEvent) -> Document {
     let mut set = doc! {
         "sku": event.sku(),
         "version": envelope.sequence,
@@ -62,7 +62,7 @@ fn stock_inc(event: &ProductEvent) -> Document {
 /// as the Redis hash, per sku, for queries Redis cannot answer (the lowest stocks).
 pub async fn apply_stock_mirror(
     collection: &Collection<Document>,
-    envelope: &EventEnvelope,
+    envelope: &FeedEnvelope,
     event: &ProductEvent,
 ) -> Result<Outcome, mongodb::error::Error> {
     let set = doc! {
@@ -79,7 +79,7 @@ pub async fn apply_stock_mirror(
 /// a status change for an order never placed has nothing meaningful to update.
 pub async fn apply_order(
     collection: &Collection<Document>,
-    envelope: &EventEnvelope,
+    envelope: &FeedEnvelope,
     event: &OrderEvent,
 ) -> Result<Outcome, mongodb::error::Error> {
     let (set, upsert) = match event {
@@ -97,7 +97,7 @@ pub async fn apply_order(
 /// as `OrderPlaced` does for orders.
 pub async fn apply_user(
     collection: &Collection<Document>,
-    envelope: &EventEnvelope,
+    envelope: &FeedEnvelope,
     event: &UserEvent,
 ) -> Result<Outcome, mongodb::error::Error> {
     let (set, upsert) = match event {
@@ -108,7 +108,7 @@ pub async fn apply_user(
     set_versioned(collection, envelope, set, upsert).await
 }
 
-fn registered_fields(envelope: &EventEnvelope, registered: &UserRegistered) -> Document {
+fn registered_fields(envelope: &FeedEnvelope, registered: &UserRegistered) -> Document {
     doc! {
         "user_id": &registered.user_id,
         "email": &registered.email,
@@ -122,7 +122,7 @@ fn registered_fields(envelope: &EventEnvelope, registered: &UserRegistered) -> D
 /// document and matches nothing is checked for a missing document.
 pub(crate) async fn set_versioned(
     collection: &Collection<Document>,
-    envelope: &EventEnvelope,
+    envelope: &FeedEnvelope,
     mut set: Document,
     upsert: bool,
 ) -> Result<Outcome, mongodb::error::Error> {
@@ -135,7 +135,7 @@ pub(crate) async fn set_versioned(
     Ok(outcome)
 }
 
-fn placed_fields(envelope: &EventEnvelope, placed: &OrderPlaced) -> Document {
+fn placed_fields(envelope: &FeedEnvelope, placed: &OrderPlaced) -> Document {
     let lines: Vec<Document> = placed
         .lines
         .iter()
@@ -163,7 +163,7 @@ fn placed_fields(envelope: &EventEnvelope, placed: &OrderPlaced) -> Document {
 /// which an operator should hear about.
 async fn warn_if_missing(
     collection: &Collection<Document>,
-    envelope: &EventEnvelope,
+    envelope: &FeedEnvelope,
 ) -> Result<(), mongodb::error::Error> {
     let found = collection
         .find_one(doc! {"_id": &envelope.aggregate_id})
@@ -178,7 +178,7 @@ async fn warn_if_missing(
 
 pub(crate) async fn versioned_write(
     collection: &Collection<Document>,
-    envelope: &EventEnvelope,
+    envelope: &FeedEnvelope,
     update: Document,
     upsert: bool,
 ) -> Result<Outcome, mongodb::error::Error> {
@@ -204,6 +204,6 @@ pub fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
 
 /// The document's times are the event's, not the projector's clock, so rebuilding a
 /// read model from the same events gives the same documents.
-pub fn occurred_at(envelope: &EventEnvelope) -> DateTime {
+pub fn occurred_at(envelope: &FeedEnvelope) -> DateTime {
     DateTime::from_millis(envelope.occurred_at.timestamp_millis())
 }

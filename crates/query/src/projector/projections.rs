@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use mongodb::bson::Document;
 use platform::envelope::EventEnvelope;
 use platform::feed::FeedEvent;
+use platform::payload::{Payload, RawPayload};
 use platform::projection::{ApplyError, Projection};
 use platform::store::Cursor;
 
+use super::events::FeedEnvelope;
 use super::events::{
     decode, DecodeError, NotificationEvent, OrderEvent, ProductEvent, ProjectedEvent, UserEvent,
 };
@@ -73,12 +75,14 @@ impl Projections {
 
     /// Applies `envelope` to `version` of every view it concerns; for tests and tools.
     /// Its `global_position` stands for its place in its feed, so the events of one
-    /// source must be applied in that order (as a runner applies a feed).
+    /// source must be applied in that order (as a runner applies a feed). Its payload
+    /// goes in as text, as a feed sends it.
     pub async fn apply(
         &self,
         version: u32,
         envelope: &EventEnvelope,
     ) -> Result<Vec<Outcome>, ProjectionError> {
+        let envelope = &envelope.clone().map_payload(RawPayload::from_value);
         let cursor = Cursor {
             tx_id: 0,
             position: envelope.global_position,
@@ -98,7 +102,7 @@ impl Projections {
         &self,
         view: View,
         version: u32,
-        envelope: &EventEnvelope,
+        envelope: &FeedEnvelope,
         cursor: Cursor,
     ) -> Result<Option<Outcome>, ProjectionError> {
         let event = Applying {

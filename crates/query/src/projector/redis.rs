@@ -8,10 +8,10 @@
 //! first write: a corrupted hash fails the event (to be retried) without moving
 //! anything.
 
-use platform::envelope::EventEnvelope;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
+use super::events::FeedEnvelope;
 use super::events::ProductEvent;
 use super::Outcome;
 
@@ -53,7 +53,7 @@ impl StockLevels {
         &self,
         redis: &ConnectionManager,
         key: &str,
-        envelope: &EventEnvelope,
+        envelope: &FeedEnvelope,
         event: &ProductEvent,
     ) -> Result<Outcome, redis::RedisError> {
         let delta = event.stock_delta();

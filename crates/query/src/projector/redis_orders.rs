@@ -24,10 +24,10 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use platform::envelope::EventEnvelope;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
+use super::events::FeedEnvelope;
 use super::events::{OrderEvent, OrderLine};
 use super::payloads::OrderPlaced;
 use super::Outcome;
@@ -184,7 +184,7 @@ pub struct OrderSummary<'e> {
 }
 
 impl<'e> OrderSummary<'e> {
-    pub fn of(envelope: &EventEnvelope, order: &'e OrderEvent) -> Self {
+    pub fn of(envelope: &FeedEnvelope, order: &'e OrderEvent) -> Self {
         let at_ms = envelope.occurred_at.timestamp_millis();
         Self {
             order_id: order.order_id(),
@@ -209,7 +209,7 @@ impl<'e> OrderSummary<'e> {
 
 /// One summary per order of `events` (a page, in feed order), in order of first sight.
 pub fn summarize<'e>(
-    events: impl IntoIterator<Item = (&'e EventEnvelope, &'e OrderEvent)>,
+    events: impl IntoIterator<Item = (&'e FeedEnvelope, &'e OrderEvent)>,
 ) -> Vec<OrderSummary<'e>> {
     let mut summaries: Vec<OrderSummary<'e>> = Vec::new();
     let mut index: HashMap<&'e str, usize> = HashMap::new();
