@@ -15,10 +15,18 @@
 //! otherwise it is 0), for lag metrics, up to [`MAX_REMAINING`]: counting is linear in
 //! what it counts, and a replay asks after every page, so an exact count would make a
 //! long replay quadratic. `GET /events/count` counts exactly (progress bars ask once).
+//!
+//! The response's headers say the same before its body: `feed-remaining`, and
+//! `feed-last-tx` / `feed-last-position`, the cursor of the page's last event. A
+//! reader catching up asks for the next page as soon as it has them
+//! ([`PendingPage::following`]), so the service builds that page while the reader
+//! parses this one.
 
 use std::time::Duration;
 
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{AppendHeaders, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -95,21 +103,32 @@ pub fn routes(service: &str, pool: PgPool) -> Router {
         .with_state(state)
 }
 
+/// The headers announcing a page's end and what follows it.
+const LAST_TX: &str = "feed-last-tx";
+const LAST_POSITION: &str = "feed-last-position";
+const REMAINING: &str = "feed-remaining";
+
 async fn page(
     State(feed): State<FeedState>,
     Query(query): Query<PageQuery>,
-) -> Result<Json<FeedPage>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let limit = query.limit.unwrap_or(500);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
             "limit must be between 1 and {MAX_PAGE}"
         )));
     }
-    let unavailable = |err: store::StoreError| ApiError::Unavailable(err.to_string());
-    let rows = store::read_committed_after_as::<RawPayload>(&feed.pool, query.after(), limit)
-        .await
-        .map_err(unavailable)?;
+    // The count runs beside the read, on another connection: from the same cursor, to
+    // the page's end and MAX_REMAINING beyond. Its snapshot may differ from the read's
+    // by a commit or two, so a full page says at least 1: the reader then asks again
+    // rather than stopping short.
+    let (rows, counted) = tokio::try_join!(
+        store::read_committed_after_as::<RawPayload>(&feed.pool, query.after(), limit),
+        store::count_committed_after_upto(&feed.pool, query.after(), limit + MAX_REMAINING),
+    )
+    .map_err(|err| ApiError::Unavailable(err.to_string()))?;
     let full = rows.len() as i64 == limit;
+    let remaining = if full { (counted - limit).max(1) } else { 0 };
     let events: Vec<FeedEvent> = rows
         .into_iter()
         .map(|row| FeedEvent {
@@ -117,15 +136,12 @@ async fn page(
             event: row.into_envelope(&feed.service),
         })
         .collect();
-    let remaining = match events.last() {
-        Some(last) if full => {
-            store::count_committed_after_upto(&feed.pool, last.cursor, MAX_REMAINING)
-                .await
-                .map_err(unavailable)?
-        }
-        _ => 0,
-    };
-    Ok(Json(FeedPage { events, remaining }))
+    let mut headers = vec![(REMAINING, remaining.to_string())];
+    if let Some(last) = events.last() {
+        headers.push((LAST_TX, last.cursor.tx_id.to_string()));
+        headers.push((LAST_POSITION, last.cursor.position.to_string()));
+    }
+    Ok((AppendHeaders(headers), Json(FeedPage { events, remaining })))
 }
 
 async fn count(
@@ -177,11 +193,19 @@ impl FeedClient {
 
     /// Up to `limit` events committed after `after`, in commit order.
     pub async fn page(&self, after: Cursor, limit: i64) -> Result<FeedPage, FeedError> {
+        self.request(after, limit).await?.read().await
+    }
+
+    /// [`FeedClient::page`], returned as soon as the response's headers arrive: its
+    /// body is read by [`PendingPage::read`], while the next page can already be asked
+    /// for ([`PendingPage::following`]).
+    pub async fn request(&self, after: Cursor, limit: i64) -> Result<PendingPage, FeedError> {
         let url = format!(
             "{}/events?after_tx={}&after_position={}&limit={limit}",
             self.base_url, after.tx_id, after.position
         );
-        self.get(&url).await
+        let response = self.send(&url).await?;
+        Ok(PendingPage { url, response })
     }
 
     /// How many events are committed after `after`.
@@ -195,17 +219,68 @@ impl FeedClient {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, FeedError> {
-        let unreachable = |source| FeedError::Unreachable {
-            url: url.to_string(),
-            source,
-        };
-        let response = self.http.get(url).send().await.map_err(unreachable)?;
+        let response = self.send(url).await?;
+        response
+            .json()
+            .await
+            .map_err(|source| unreachable(url, source))
+    }
+
+    /// The response to `GET url`, once its status says it carries what was asked.
+    async fn send(&self, url: &str) -> Result<reqwest::Response, FeedError> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|source| unreachable(url, source))?;
         if !response.status().is_success() {
             return Err(FeedError::Status {
                 url: url.to_string(),
                 status: response.status().as_u16(),
             });
         }
-        response.json().await.map_err(unreachable)
+        Ok(response)
     }
+}
+
+fn unreachable(url: &str, source: reqwest::Error) -> FeedError {
+    FeedError::Unreachable {
+        url: url.to_string(),
+        source,
+    }
+}
+
+/// A page whose headers have arrived and whose body has not been read yet.
+#[derive(Debug)]
+pub struct PendingPage {
+    url: String,
+    response: reqwest::Response,
+}
+
+impl PendingPage {
+    /// Where the next page starts, when the headers say events follow this page;
+    /// `None` when none do, or when the feed does not say (then the page's body does).
+    pub fn following(&self) -> Option<Cursor> {
+        following(self.response.headers())
+    }
+
+    pub async fn read(self) -> Result<FeedPage, FeedError> {
+        let url = self.url;
+        self.response
+            .json()
+            .await
+            .map_err(|source| unreachable(&url, source))
+    }
+}
+
+fn following(headers: &HeaderMap) -> Option<Cursor> {
+    let number = |name: &str| -> Option<i64> { headers.get(name)?.to_str().ok()?.parse().ok() };
+    if number(REMAINING)? <= 0 {
+        return None;
+    }
+    Some(Cursor {
+        tx_id: number(LAST_TX)?,
+        position: number(LAST_POSITION)?,
+    })
 }

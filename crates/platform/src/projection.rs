@@ -33,7 +33,7 @@ use serde::Serialize;
 use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::feed::{FeedClient, FeedError, FeedEvent};
+use crate::feed::{FeedClient, FeedError, FeedEvent, FeedPage, PendingPage};
 use crate::store::Cursor;
 
 mod set;
@@ -385,9 +385,11 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
         Ok(applied)
     }
 
-    /// Applies `source`'s events after the version's checkpoint, page by page. While a
-    /// page is applied and its checkpoint saved, the next one is already being fetched:
-    /// reading the feed and writing the view overlap instead of taking turns.
+    /// Applies `source`'s events after the version's checkpoint, page by page, three
+    /// at a time: while a page is applied and its checkpoint saved, the next one is
+    /// read and parsed, and the one after it is already being built by the service
+    /// (asked for as soon as the next one's headers said where it starts). Reading the
+    /// feed costs more than writing most views, so it must not wait for the writes.
     async fn catch_up(
         &self,
         version: u32,
@@ -396,8 +398,10 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
     ) -> Result<u64, RunError> {
         let name = self.projection.name();
         let feed = self.feeds.get(source)?;
+        let size = self.settings.page;
         let after = self.book.checkpoint(name, version, source).await?;
-        let mut page = feed.page(after, self.settings.page).await?;
+        let first = feed.request(after, size).await?;
+        let (mut page, mut pending) = read_asking_next(&feed, first, size).await?;
         let mut applied = 0;
         loop {
             let Some(last) = page.events.last().map(|e| e.cursor) else {
@@ -411,11 +415,11 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
                     .await
                     .map_err(RunError::from)
             };
-            let more = page.remaining > 0;
+            let following = pending.take();
             let next = async {
-                match more {
-                    true => feed.page(last, self.settings.page).await.map(Some),
-                    false => Ok(None),
+                match following {
+                    Some(following) => read_asking_next(&feed, following, size).await.map(Some),
+                    None => Ok(None),
                 }
             };
             let (written, next) = tokio::join!(write, next);
@@ -427,7 +431,7 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
             }
             self.lag(source, page.remaining);
             match next? {
-                Some(following) => page = following,
+                Some((following, after_it)) => (page, pending) = (following, after_it),
                 None => return Ok(applied),
             }
         }
@@ -535,6 +539,30 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
         self.book.clear_checkpoints(name, live).await?;
         Ok(next)
     }
+}
+
+/// Reads `pending`'s body while asking for the page after it, when its headers say
+/// one follows (a feed that does not say is asked once the body does).
+async fn read_asking_next(
+    feed: &FeedClient,
+    pending: PendingPage,
+    size: i64,
+) -> Result<(FeedPage, Option<PendingPage>), FeedError> {
+    let announced = pending.following();
+    let ask = async {
+        match announced {
+            Some(after) => feed.request(after, size).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (page, next) = tokio::join!(pending.read(), ask);
+    let page = page?;
+    let next = match (next?, page.events.last()) {
+        (Some(next), _) => Some(next),
+        (None, Some(last)) if page.remaining > 0 => Some(feed.request(last.cursor, size).await?),
+        (None, _) => None,
+    };
+    Ok((page, next))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The projection runtime against a real store served as a feed over HTTP: catch-up
 //! from the checkpoint in commit order, parking of an event that keeps failing, a
 //! store outage that parks nothing, and a rebuild that becomes current and equals the
-//! live version; pages applied as batches, and a failed batch applied again event by
+//! live version; a feed that does not announce its next page in its headers; pages
+//! applied as batches, and a failed batch applied again event by
 //! event. The read model is the test's own (a map per version), since what is
 //! under test is the runner, not a read store.
 
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cqrs_es::persist::SerializedEvent;
-use platform::feed::FeedEvent;
+use platform::feed::{FeedClient, FeedEvent};
 use platform::payload::Payload;
 use platform::projection::{
     ApplyError, Bookkeeping, Feeds, Projection, RunError, Runner, RunnerSettings,
@@ -174,14 +175,20 @@ struct Bench {
     model: Arc<StockCount>,
     book: Arc<Book>,
     runner: Runner<Shared, Book>,
+    feed: FeedClient,
     server: tokio::task::JoinHandle<()>,
 }
 
 async fn bench() -> anyhow::Result<Bench> {
+    bench_serving(|router| router).await
+}
+
+/// A bench whose feed is `serve(the feed's routes)`.
+async fn bench_serving(serve: impl FnOnce(axum::Router) -> axum::Router) -> anyhow::Result<Bench> {
     let (pool, name) = fresh_store().await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let router = platform::feed::routes("inventory", pool.clone());
+    let router = serve(platform::feed::routes("inventory", pool.clone()));
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
@@ -205,6 +212,7 @@ async fn bench() -> anyhow::Result<Bench> {
         model,
         book,
         runner,
+        feed: FeedClient::new(&url),
         server,
     })
 }
@@ -221,6 +229,19 @@ impl Bench {
                 "only {applied} of {events} applied"
             );
             applied += self.runner.pass().await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// Waits until the feed shows `events` (see [`Bench::pass_until`]).
+    async fn settle(&self, events: i64) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.feed.count(Cursor::default()).await? < events {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the feed never showed {events}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(())
@@ -261,6 +282,57 @@ async fn a_pass_applies_every_committed_event_once_across_pages() -> anyhow::Res
         "a further pass finds nothing new"
     );
     assert_eq!(bench.view(1).values().sum::<i64>(), 5);
+    bench.stop().await
+}
+
+/// A feed of an older release says what follows a page only in its body.
+#[tokio::test]
+async fn a_feed_that_does_not_announce_its_next_page_is_still_read_to_its_end() -> anyhow::Result<()>
+{
+    let silent = |router: axum::Router| {
+        router.layer(axum::middleware::map_response(
+            |mut response: axum::response::Response| async move {
+                let headers = response.headers_mut();
+                for name in ["feed-remaining", "feed-last-tx", "feed-last-position"] {
+                    headers.remove(name);
+                }
+                response
+            },
+        ))
+    };
+    let bench = bench_serving(silent).await?;
+    for i in 0..5 {
+        append_atomically(&bench.pool, &[stock_added(&format!("S{i}"), 1, 1)]).await?;
+    }
+    bench.settle(5).await?;
+    assert_eq!(bench.runner.pass().await?, 5, "one pass reads every page");
+    assert_eq!(bench.view(1).values().sum::<i64>(), 5);
+    bench.stop().await
+}
+
+#[tokio::test]
+async fn a_page_says_where_the_next_one_starts_before_its_body_is_read() -> anyhow::Result<()> {
+    let bench = bench().await?;
+    for i in 0..5 {
+        append_atomically(&bench.pool, &[stock_added(&format!("S{i}"), 1, 1)]).await?;
+    }
+    bench.settle(5).await?;
+    let pending = bench.feed.request(Cursor::default(), 2).await?;
+    let announced = pending.following();
+    let page = pending.read().await?;
+    assert_eq!((page.events.len(), page.remaining), (2, 3));
+    assert_eq!(announced, page.events.last().map(|e| e.cursor));
+    let payload = page.events[0].event.payload.to_value();
+    assert_eq!(
+        payload,
+        json!({"sku": "S0", "quantity": 1}),
+        "untagged, as text"
+    );
+
+    let last = bench.feed.request(page.events[1].cursor, 5).await?;
+    assert_eq!(last.following(), None, "nothing follows the end");
+    let last = last.read().await?;
+    assert_eq!((last.events.len(), last.remaining), (3, 0));
     bench.stop().await
 }
 
