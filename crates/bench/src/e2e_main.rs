@@ -101,6 +101,9 @@ impl Args {
     }
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let options = Args::parse().options();
     if std::env::var("RUST_LOG").map_or(true, |v| v.trim().is_empty()) {

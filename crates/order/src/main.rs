@@ -2,6 +2,9 @@
 
 use anyhow::Context;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     platform::telemetry::init_tracing(order::SERVICE);
