@@ -103,9 +103,7 @@ pub enum DecodeError {
 static UPCASTERS: LazyLock<Upcasters> = LazyLock::new(Upcasters::contract);
 
 /// The fact an envelope carries, `None` for the events the schema does not use.
-pub fn decode<P: Payload + Clone>(
-    envelope: &EventEnvelope<P>,
-) -> Result<Option<Fact>, DecodeError> {
+pub fn decode<P: Payload>(envelope: &EventEnvelope<P>) -> Result<Option<Fact>, DecodeError> {
     let envelope = &*UPCASTERS.upcast_ref(envelope);
     let key = (
         envelope.service.as_str(),

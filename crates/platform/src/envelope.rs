@@ -7,8 +7,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::payload::Payload;
-
 /// Metadata key: the id shared by every message of one business flow.
 pub const CORRELATION_ID: &str = "correlation_id";
 /// Metadata key: the id of the message that caused this one.
@@ -79,10 +77,4 @@ impl MessageContext {
             (CAUSATION_ID.to_string(), self.causation_id.clone()),
         ])
     }
-}
-
-/// cqrs-es stores an event enum externally tagged (`{"StockAdded": {...}}`); the wire
-/// contract carries only the inner object, since `event_type` already names the variant.
-pub fn unwrap_payload<P: Payload>(event_type: &str, payload: P) -> P {
-    payload.untagged(event_type)
 }

@@ -39,7 +39,7 @@ impl PartialEq for RawPayload {
 }
 
 /// What readers of an envelope need from its payload, whichever form it is in.
-pub trait Payload: Sized {
+pub trait Payload: Clone {
     /// The payload as a `T`.
     fn decode<T: DeserializeOwned>(&self) -> serde_json::Result<T>;
     /// The payload as a tree (upcasters work on trees).

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use jsonschema::Validator;
 use serde_json::Value;
 
+use crate::payload::Payload;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     #[error("unknown command {0}")]
@@ -60,10 +62,7 @@ impl SchemaRegistry {
         let event_type = event.event_type();
         let stored = serde_json::to_value(event)
             .map_err(|e| SchemaError::Violations(vec![e.to_string()]))?;
-        self.validate(
-            &event_type,
-            &crate::envelope::unwrap_payload(&event_type, stored),
-        )
+        self.validate(&event_type, &stored.untagged(&event_type))
     }
 
     /// Validates `body` against the schema of command `name`, listing every violation.

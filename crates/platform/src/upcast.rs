@@ -72,7 +72,7 @@ impl Upcasters {
 
     /// [`Upcasters::upcast`], copying `envelope` only when an upcaster changes it: most
     /// events are in their latest version, and a replay decodes every one.
-    pub fn upcast_ref<'a, P: Payload + Clone>(
+    pub fn upcast_ref<'a, P: Payload>(
         &self,
         envelope: &'a EventEnvelope<P>,
     ) -> Cow<'a, EventEnvelope<P>> {

@@ -5,7 +5,8 @@
 //! aggregate's sequence): `user.User.UserRegistered` makes a customer active,
 //! `user.User.UserDeactivated` inactive. Anything else is refused, to be dead-lettered.
 
-use platform::envelope::{unwrap_payload, EventEnvelope};
+use platform::envelope::EventEnvelope;
+use platform::payload::Payload;
 use serde::Deserialize;
 
 const USER_SERVICE: &str = "user";
@@ -50,7 +51,7 @@ struct UserRef {
 pub fn decode(data: &[u8]) -> Result<CustomerChange, ChangeError> {
     let envelope: EventEnvelope = serde_json::from_slice(data).map_err(ChangeError::Envelope)?;
     let active = activity(&envelope)?;
-    let payload = unwrap_payload(&envelope.event_type, envelope.payload);
+    let payload = envelope.payload.untagged(&envelope.event_type);
     let user: UserRef = serde_json::from_value(payload).map_err(ChangeError::Payload)?;
     if user.user_id != envelope.aggregate_id {
         return Err(ChangeError::UserMismatch {

@@ -108,9 +108,7 @@ pub enum DecodeError {
 }
 
 /// Decodes the payload of `envelope` into the event it carries.
-pub fn decode<P: Payload + Clone>(
-    envelope: &EventEnvelope<P>,
-) -> Result<ProjectedEvent, DecodeError> {
+pub fn decode<P: Payload>(envelope: &EventEnvelope<P>) -> Result<ProjectedEvent, DecodeError> {
     let envelope = &*UPCASTERS.upcast_ref(envelope);
     let source = (envelope.service.as_str(), envelope.aggregate_type.as_str());
     let event = match source {
@@ -211,7 +209,7 @@ fn payload<T: DeserializeOwned, P: Payload>(envelope: &EventEnvelope<P>) -> Resu
     // Tolerates a producer that forgot to unwrap the cqrs-es enum tag: tried only when
     // the payload does not decode as it is, so the common case reads the text once.
     envelope.payload.decode().or_else(|source| {
-        let untagged = P::from_value(envelope.payload.to_value()).untagged(&envelope.event_type);
+        let untagged = envelope.payload.clone().untagged(&envelope.event_type);
         untagged.decode().map_err(|_| DecodeError::Payload {
             event_type: envelope.event_type.clone(),
             source,
