@@ -219,11 +219,7 @@ impl FeedClient {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, FeedError> {
-        let response = self.send(url).await?;
-        response
-            .json()
-            .await
-            .map_err(|source| unreachable(url, source))
+        json(url, self.send(url).await?).await
     }
 
     /// The response to `GET url`, once its status says it carries what was asked.
@@ -266,12 +262,19 @@ impl PendingPage {
     }
 
     pub async fn read(self) -> Result<FeedPage, FeedError> {
-        let url = self.url;
-        self.response
-            .json()
-            .await
-            .map_err(|source| unreachable(&url, source))
+        json(&self.url, self.response).await
     }
+}
+
+/// The body of `url`'s `response`, as JSON.
+async fn json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    response: reqwest::Response,
+) -> Result<T, FeedError> {
+    response
+        .json()
+        .await
+        .map_err(|source| unreachable(url, source))
 }
 
 fn following(headers: &HeaderMap) -> Option<Cursor> {
