@@ -16,7 +16,6 @@ use chrono::{DateTime, Utc};
 /// The row of a sku that is current now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentRow {
-    pub product_key: i64,
     pub price_cents: i64,
     pub category: String,
     pub valid_from: DateTime<Utc>,
@@ -36,12 +35,12 @@ pub enum Change {
     Unchanged,
     /// The first row of a sku, open from `at`.
     Open { at: DateTime<Utc> },
-    /// Close `product_key` at `at` and open a row with the new terms from `at`.
-    NewVersion { product_key: i64, at: DateTime<Utc> },
+    /// Close the current row at `at` and open a row with the new terms from `at`.
+    NewVersion { at: DateTime<Utc> },
     /// The change is stamped no later than the current row's start (clocks of two
     /// transactions in the same instant): a period of no length would never hold a
     /// sale, so the current row takes the new terms instead.
-    Correct { product_key: i64 },
+    Correct,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,14 +69,9 @@ pub fn on_updated(
         return Ok(Change::Unchanged);
     }
     if at <= current.valid_from {
-        return Ok(Change::Correct {
-            product_key: current.product_key,
-        });
+        return Ok(Change::Correct);
     }
-    Ok(Change::NewVersion {
-        product_key: current.product_key,
-        at,
-    })
+    Ok(Change::NewVersion { at })
 }
 
 #[cfg(test)]
@@ -92,7 +86,6 @@ mod tests {
 
     fn current() -> CurrentRow {
         CurrentRow {
-            product_key: 7,
             price_cents: 1299,
             category: "kitchen".into(),
             valid_from: t0(),
@@ -120,14 +113,14 @@ mod tests {
     fn given_a_row_when_the_price_changes_then_a_new_version_opens_at_the_change() {
         let at = t0() + Duration::days(3);
         let change = on_updated("MUG-1", Some(&current()), &terms(1499, "kitchen"), at);
-        assert_eq!(change, Ok(Change::NewVersion { product_key: 7, at }));
+        assert_eq!(change, Ok(Change::NewVersion { at }));
     }
 
     #[test]
     fn given_a_row_when_the_category_changes_then_a_new_version_opens() {
         let at = t0() + Duration::seconds(1);
         let change = on_updated("MUG-1", Some(&current()), &terms(1299, "gifts"), at);
-        assert_eq!(change, Ok(Change::NewVersion { product_key: 7, at }));
+        assert_eq!(change, Ok(Change::NewVersion { at }));
     }
 
     #[test]
@@ -140,7 +133,7 @@ mod tests {
     #[test]
     fn given_a_row_when_a_change_is_stamped_at_its_start_then_the_row_is_corrected() {
         let change = on_updated("MUG-1", Some(&current()), &terms(999, "kitchen"), t0());
-        assert_eq!(change, Ok(Change::Correct { product_key: 7 }));
+        assert_eq!(change, Ok(Change::Correct));
     }
 
     #[test]

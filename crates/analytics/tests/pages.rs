@@ -90,6 +90,12 @@ fn refund(order: &str, cents: i64, when: &str) -> FeedEvent {
     )
 }
 
+fn product_updated(sku: &str, cents: i64, category: &str, when: &str) -> FeedEvent {
+    let payload = json!({"sku": sku, "price_cents": cents, "category": category});
+    let aggregate = format!("Product/{sku}");
+    event("inventory", &aggregate, "ProductUpdated", payload, when)
+}
+
 fn products() -> Vec<FeedEvent> {
     let added = |sku: &str, cents: i64| {
         let payload = json!({"sku": sku, "name": sku, "category": "kitchen", "price_cents": cents});
@@ -155,11 +161,35 @@ async fn both_ways(bench: &Bench, pages: &[Vec<FeedEvent>]) -> anyhow::Result<()
 }
 
 /// The rows of version 1 without the inbox's, as the applied event ids differ in
-/// version only.
+/// version only; in both versions, every fact's keys name a dimension row.
 async fn assert_same_rows(bench: &Bench) -> anyhow::Result<Vec<Vec<String>>> {
     let (batched, one_by_one) = (tables(&bench.pool, 1).await?, tables(&bench.pool, 2).await?);
     assert_eq!(batched, one_by_one);
+    for version in [1, 2] {
+        assert_eq!(unresolved_keys(&bench.pool, version).await?, 0);
+    }
     Ok(batched)
+}
+
+/// Facts whose keys name no dimension row (the schema declares no foreign keys: the
+/// writes select the keys from the dimensions, and this checks they do).
+async fn unresolved_keys(pool: &PgPool, version: u32) -> anyhow::Result<i64> {
+    let s = schema_name(version);
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM {s}.sales_fact f \
+                 WHERE NOT EXISTS (SELECT 1 FROM {s}.time_dimension t WHERE t.date_key = f.date_key) \
+                    OR NOT EXISTS (SELECT 1 FROM {s}.customer_dimension c \
+                                   WHERE c.customer_key = f.customer_key) \
+                    OR (f.product_key IS NOT NULL AND NOT EXISTS \
+                        (SELECT 1 FROM {s}.product_dimension p WHERE p.product_key = f.product_key))) \
+              + (SELECT count(*) FROM {s}.refund_fact f WHERE NOT EXISTS \
+                 (SELECT 1 FROM {s}.time_dimension t WHERE t.date_key = f.date_key)) \
+              + (SELECT count(*) FROM {s}.user_activity_fact f \
+                 WHERE NOT EXISTS (SELECT 1 FROM {s}.time_dimension t WHERE t.date_key = f.date_key) \
+                    OR NOT EXISTS (SELECT 1 FROM {s}.customer_dimension c \
+                                   WHERE c.customer_key = f.customer_key))"
+    );
+    Ok(sqlx::query_scalar(&sql).fetch_one(pool).await?)
 }
 
 fn an_order_page() -> Vec<FeedEvent> {
@@ -347,5 +377,67 @@ async fn a_customer_s_user_events_in_one_page_leave_the_row_applying_them_one_by
         Some(at("2026-01-05T00:00:00Z")),
     );
     assert_eq!(ann, expected);
+    bench.stop().await
+}
+
+#[tokio::test]
+async fn a_page_of_product_changes_leaves_the_rows_applying_them_one_by_one_leaves_and_rekeys_sales(
+) -> anyhow::Result<()> {
+    let bench = bench().await?;
+    // Sales read from the order feed before the product changes that price them.
+    let sales = vec![
+        place("o1", "ann", &[("MUG", 1, 500)], "2026-01-10T00:00:00Z"),
+        order_event("OrderConfirmed", "o1", "2026-01-10T00:00:01Z"),
+        place("o2", "bob", &[("MUG", 1, 600)], "2026-02-10T00:00:00Z"),
+        order_event("OrderConfirmed", "o2", "2026-02-10T00:00:01Z"),
+        place("o3", "bob", &[("HOSE", 1, 1000)], "2026-03-10T00:00:00Z"),
+        order_event("OrderConfirmed", "o3", "2026-03-10T00:00:01Z"),
+    ];
+    let mut changes = products();
+    changes.extend([
+        product_updated("MUG", 600, "kitchen", "2026-02-01T00:00:00Z"),
+        // Stamped at the start of the row it follows: corrects that row.
+        product_updated("MUG", 650, "kitchen", "2026-02-01T00:00:00Z"),
+        product_updated("MUG", 650, "kitchen", "2026-02-15T00:00:00Z"),
+        product_updated("MUG", 700, "gifts", "2026-03-01T00:00:00Z"),
+        product_updated("HOSE", 1100, "garden", "2026-01-05T00:00:00Z"),
+    ]);
+    // A page that finds the rows of the one before it.
+    let later = vec![
+        product_updated("MUG", 800, "gifts", "2026-04-01T00:00:00Z"),
+        product_updated("HOSE", 1200, "garden", "2026-04-01T00:00:00Z"),
+    ];
+    both_ways(&bench, &[sales, changes, later]).await?;
+    assert_same_rows(&bench).await?;
+    let rows: Vec<(String, i64, String, bool)> = sqlx::query_as(
+        "SELECT sku, price_cents, category, is_current FROM olap_v1.product_dimension \
+         ORDER BY sku, valid_from",
+    )
+    .fetch_all(&bench.pool)
+    .await?;
+    let row =
+        |sku: &str, cents, category: &str, current| (sku.into(), cents, category.into(), current);
+    let expected = [
+        row("HOSE", 1000, "kitchen", false),
+        row("HOSE", 1100, "garden", false),
+        row("HOSE", 1200, "garden", true),
+        row("MUG", 500, "kitchen", false),
+        row("MUG", 650, "kitchen", false),
+        row("MUG", 700, "gifts", false),
+        row("MUG", 800, "gifts", true),
+    ];
+    assert_eq!(rows, expected);
+    let priced: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT f.order_id, p.price_cents FROM olap_v1.sales_fact f \
+         JOIN olap_v1.product_dimension p USING (product_key) ORDER BY 1",
+    )
+    .fetch_all(&bench.pool)
+    .await?;
+    let expected = [
+        ("o1".to_string(), 500),
+        ("o2".to_string(), 650),
+        ("o3".to_string(), 1100),
+    ];
+    assert_eq!(priced, expected);
     bench.stop().await
 }

@@ -4,8 +4,8 @@
 //!
 //! - [`page`]: the facts sorted and folded by the table they write (pure).
 //! - [`dimensions`]: days and customers; [`orders`]: order stage and sales;
-//!   [`facts`]: activities and refunds; product events go one by one
-//!   ([`super::products`]): rare, and each decides from the rows the last one left.
+//!   [`facts`]: activities and refunds; [`products`]: the product events folded into
+//!   the rows they leave (pure), written by [`super::products`].
 //!
 //! The statements run in an order that lets each find what it needs: orders are
 //! staged and confirmations read back before the days and customers they need are
@@ -21,22 +21,11 @@ pub mod dimensions;
 pub mod facts;
 pub mod orders;
 pub mod page;
+pub mod products;
 
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
-use super::products;
-use crate::events::Fact;
 use page::{Claimed, Page};
-
-/// The event being applied: its id, when it happened, and the version's schema.
-#[derive(Debug, Clone, Copy)]
-pub struct Applying<'a> {
-    pub event_id: Uuid,
-    pub at: DateTime<Utc>,
-    pub schema: &'a str,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -54,9 +43,7 @@ pub async fn write_page(
     claimed: &[Claimed<'_>],
 ) -> Result<(), WriteError> {
     let mut page = Page::of(claimed)?;
-    for event in &page.products {
-        write_product(db, event.applying(schema), event.fact).await?;
-    }
+    super::products::write(db, schema, &page.products).await?;
     orders::place(db, schema, &page.placed).await?;
     let confirmed = orders::confirm(db, schema, &page.confirmed).await?;
     // A sale needs its placement's day and customer, whichever page placed it.
@@ -74,16 +61,4 @@ pub async fn write_page(
     orders::sales(db, schema, &confirmed).await?;
     facts::refunds(db, schema, &page.refunds).await?;
     Ok(())
-}
-
-async fn write_product(
-    db: &mut PgConnection,
-    on: Applying<'_>,
-    fact: &Fact,
-) -> Result<(), WriteError> {
-    match fact {
-        Fact::ProductAdded(added) => products::added(db, on, added).await,
-        Fact::ProductUpdated(updated) => products::updated(db, on, updated).await,
-        _ => Ok(()),
-    }
 }

@@ -134,7 +134,7 @@ pub async fn sales(
         "INSERT INTO {schema}.sales_fact (order_id, line_no, date_key, customer_key, \
          product_key, sku, sold_at, quantity, unit_price_cents, amount_cents) \
          SELECT o.order_id, l.n::integer, c.date_key, d.customer_key, \
-         {schema}.product_key_at(l.line->>'sku', o.placed_at), l.line->>'sku', o.placed_at, \
+         p.product_key, l.line->>'sku', o.placed_at, \
          (l.line->>'quantity')::bigint, (l.line->>'unit_price_cents')::bigint, \
          greatest(least((l.line->>'quantity')::numeric * (l.line->>'unit_price_cents')::numeric, \
          9223372036854775807), -9223372036854775808)::bigint \
@@ -142,6 +142,7 @@ pub async fn sales(
          JOIN {schema}.order_stage o ON o.order_id = c.order_id AND o.cancelled_at IS NULL \
          JOIN {schema}.customer_dimension d ON d.customer_id = o.customer_id \
          CROSS JOIN LATERAL jsonb_array_elements(o.lines) WITH ORDINALITY AS l(line, n) \
+         LEFT JOIN LATERAL {schema}.product_row_at(l.line->>'sku', o.placed_at) p ON true \
          ON CONFLICT (order_id, line_no) DO NOTHING"
     );
     sqlx::query(&sql)

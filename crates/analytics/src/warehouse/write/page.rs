@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Applying, WriteError};
+use super::WriteError;
 use crate::calendar::Day;
 use crate::events::{Fact, PaymentRefunded};
 
@@ -23,17 +23,6 @@ pub struct Claimed<'a> {
     pub event_id: Uuid,
     pub at: DateTime<Utc>,
     pub fact: &'a Fact,
-}
-
-impl Claimed<'_> {
-    /// The event as the per-event product writes take it.
-    pub fn applying<'s>(&self, schema: &'s str) -> Applying<'s> {
-        Applying {
-            event_id: self.event_id,
-            at: self.at,
-            schema,
-        }
-    }
 }
 
 /// What a customer's user events in the page leave on its row; `None` leaves a column
@@ -71,7 +60,7 @@ pub struct Placed<'a> {
 /// The page's facts by the statements that write them.
 #[derive(Debug, Default)]
 pub struct Page<'a> {
-    /// Product events, kept in order: they are written one by one.
+    /// Product events, kept in order: each decides from the rows the last one left.
     pub products: Vec<Claimed<'a>>,
     pub days: BTreeMap<i32, Day>,
     /// Every customer the page names, in the order first named.
