@@ -27,7 +27,7 @@ bash "$REPO/scripts/stack-up.sh"
 
 # The kill tests run service binaries as child processes (to SIGKILL them): built here,
 # a test finds them up to date instead of compiling them mid-run.
-SERVICE_PACKAGES=(-p saga -p payment -p inventory -p order -p user -p notification -p provider -p bridge -p query)
+SERVICE_PACKAGES=(-p saga -p payment -p inventory -p order -p user -p notification -p provider -p bridge -p query -p analytics)
 say build "cargo build --bins ${SERVICE_PACKAGES[*]}"
 cargo build --bins "${SERVICE_PACKAGES[@]}"
 

@@ -1,12 +1,13 @@
 //! SIGKILL: each service binary (inventory, order, user, notification, payment, the
-//! provider simulator, the NATS bridge, the saga and the query service) runs as a child
+//! provider simulator, the NATS bridge, the saga, the query service and the analytics
+//! service) runs as a child
 //! process beside the stack's in-process instance, consuming the same queues and
 //! writing the same database or read stores, and is killed mid-stream and started
 //! again, one after another. Whatever the killed process held (prefetched deliveries,
 //! an open transaction, an unconfirmed relay batch or outbox row, a half-applied page
-//! of a view) must be redelivered or redone exactly once. (The saga and the payment
-//! service killed as the only instance are in the e2e suite's `sagas.rs`; the analytics
-//! service is not killed here, as these checks do not read its star schema.)
+//! of a view or of the star schema) must be redelivered or redone exactly once. (The
+//! saga and the payment service killed as the only instance are in the e2e suite's
+//! `sagas.rs`.)
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use e2e::{Servers, TestStack};
 use crate::stream::{check, every_order_ends, Fixture};
 
 /// Every path of the mix three times; spaced so the stream lasts as long as its faults
-/// (nine processes, 0.8 s each; the cost of a test is the rebuild of every view
+/// (ten processes, 0.8 s each; the cost of a test is the rebuild of every view
 /// afterwards, which grows with orders, not with time).
 const ORDERS: usize = 18;
 const EVERY: Duration = Duration::from_millis(400);
@@ -51,6 +52,21 @@ fn query_env(stack: &TestStack, port: u16) -> Vec<(String, String)> {
     env
 }
 
+/// The environment of an analytics-service process on the stack's analytics database
+/// and feeds, polling them and refreshing its cubes as often as the in-process one.
+fn analytics_env(stack: &TestStack, port: u16) -> anyhow::Result<Vec<(String, String)>> {
+    let database = stack
+        .analytics_database_url()
+        .ok_or_else(|| anyhow::anyhow!("no analytics database"))?;
+    let mut env = stack.process_env("ANALYTICS_DATABASE_URL", &database, port);
+    env.extend([
+        ("FEED_URLS".into(), stack.feed_urls_setting()),
+        ("PROJECTION_POLL_MS".into(), "200".into()),
+        ("ANALYTICS_REFRESH_MS".into(), "100".into()),
+    ]);
+    Ok(env)
+}
+
 /// Every service binary, started beside the in-process stack and healthy.
 async fn replicas(stack: &mut TestStack) -> anyhow::Result<Vec<ServiceProcess>> {
     let mut processes = write_sides(stack).await?;
@@ -62,6 +78,9 @@ async fn replicas(stack: &mut TestStack) -> anyhow::Result<Vec<ServiceProcess>> 
     let port = free_port()?;
     let env = query_env(stack, port);
     processes.push(ServiceProcess::start("query", "query-service", env, port).await?);
+    let port = free_port()?;
+    let env = analytics_env(stack, port)?;
+    processes.push(ServiceProcess::start("analytics", "analytics-service", env, port).await?);
     for process in &processes {
         stack.healthy(process.port).await?;
     }

@@ -89,6 +89,7 @@ async fn terminate_backends(stack: &TestStack) -> anyhow::Result<usize> {
         "notification",
         "payment",
         "saga",
+        "analytics",
     ]
     .iter()
     .map(|service| format!("e2e_{service}_{}", stack.id))

@@ -28,7 +28,8 @@ const MIX: [(&str, u64); 6] = [
     ("tok_ok", TOO_MANY),
 ];
 
-/// A stack with the saga, one registered customer and one product in stock.
+/// A stack with the saga and the analytics service, one registered customer and one
+/// product in stock.
 pub struct Fixture {
     pub stack: TestStack,
     pub customer: String,
@@ -39,6 +40,7 @@ impl Fixture {
     pub async fn start(servers: Servers) -> anyhow::Result<Self> {
         let mut stack = TestStack::start_with(servers).await?;
         stack.start_saga().await?;
+        stack.start_analytics().await?;
         let customer = format!("fault-{}", stack.id);
         registered_customer(&stack, &customer).await?;
         let sku = sku(&stack, "FAULT");
@@ -193,13 +195,13 @@ async fn live_version(stack: &TestStack) -> anyhow::Result<u32> {
     }
 }
 
-/// Rebuilds every projection of the query service from the event stores (the
-/// `commerce replay` library), swapping each to a new version.
+/// Rebuilds every projection of the query service and the analytics service from the
+/// event stores (the `commerce replay` library), swapping each to a new version.
 pub async fn rebuild(stack: &TestStack) -> anyhow::Result<()> {
     let args = ReplayArgs {
         api_key: None,
         projections: Vec::new(),
-        urls: vec![stack.query_url.clone()],
+        urls: vec![stack.query_url.clone(), stack.analytics_url.clone()],
         timeout_secs: 60,
     };
     let exit = cli::replay::run(&args).await?;
@@ -211,8 +213,8 @@ pub async fn rebuild(stack: &TestStack) -> anyhow::Result<()> {
 /// declared never still: each round costs a rebuild of every view.
 const ROUNDS: usize = 3;
 
-/// Every view of the query service, document by document and key by key, equals what
-/// a rebuild from the event stores makes of them. First the payment gateway must be
+/// Every view of the query service, document by document and key by key, and the
+/// star schema, row by row, equal what a rebuild from the event stores makes of them. First the payment gateway must be
 /// drained (a provider's answer JetStream redelivers after its ack wait would append
 /// `LateApprovalVoided` later still); then the round is done again whenever the stores
 /// took an event between the live snapshot and the rebuilt one, so the two views always
@@ -234,6 +236,11 @@ pub async fn read_models_equal_a_rebuild(stack: &TestStack) -> anyhow::Result<()
         anyhow::ensure!(
             live.values().any(|docs| !docs.is_empty()),
             "the live views are empty"
+        );
+        anyhow::ensure!(
+            live.get("olap:sales_fact")
+                .is_some_and(|rows| !rows.is_empty()),
+            "the live star schema has no sales"
         );
         rebuild(stack).await?;
         let (after, rebuilt) = stack.settled_views(version + 1).await?;

@@ -5,9 +5,13 @@
 
 use std::time::Duration;
 
+use analytics::book::current_version;
+use analytics::warehouse::{PROJECTION, SOURCES};
+use mongodb::bson::doc;
 use platform::projection::RunnerSettings;
 use serde_json::Value;
 
+use crate::views::Snapshot;
 use crate::{servers, TestStack};
 
 impl TestStack {
@@ -48,4 +52,113 @@ impl TestStack {
     pub async fn analytics(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         self.get_url(&format!("{}{path}", self.analytics_url)).await
     }
+}
+
+/// Each relation of a star-schema version as rows of JSON (`{s}`: the version's
+/// schema), surrogate keys left out or replaced by the natural keys they stand for: a
+/// sequence value drawn by a transaction that rolled back (a process killed
+/// mid-page) is never used again, so a live version and its rebuild may number the
+/// same customer or product row differently and still hold the same facts.
+const OLAP_RELATIONS: &[(&str, &str)] = &[
+    (
+        "time_dimension",
+        "SELECT to_jsonb(t) FROM {s}.time_dimension t",
+    ),
+    (
+        "customer_dimension",
+        "SELECT to_jsonb(t) - 'customer_key' FROM {s}.customer_dimension t",
+    ),
+    (
+        "product_dimension",
+        "SELECT to_jsonb(t) - 'product_key' FROM {s}.product_dimension t",
+    ),
+    ("order_stage", "SELECT to_jsonb(t) FROM {s}.order_stage t"),
+    (
+        "sales_fact",
+        "SELECT to_jsonb(f) - 'customer_key' - 'product_key' \
+         || jsonb_build_object('customer_id', c.customer_id, 'product_from', p.valid_from) \
+         FROM {s}.sales_fact f JOIN {s}.customer_dimension c USING (customer_key) \
+         LEFT JOIN {s}.product_dimension p USING (product_key)",
+    ),
+    ("refund_fact", "SELECT to_jsonb(t) FROM {s}.refund_fact t"),
+    (
+        "user_activity_fact",
+        "SELECT to_jsonb(f) - 'customer_key' || jsonb_build_object('customer_id', c.customer_id) \
+         FROM {s}.user_activity_fact f JOIN {s}.customer_dimension c USING (customer_key)",
+    ),
+    (
+        "monthly_sales_cube",
+        "SELECT to_jsonb(t) FROM {s}.monthly_sales_cube t",
+    ),
+    (
+        "customer_ltv_analysis",
+        "SELECT to_jsonb(t) - 'customer_key' FROM {s}.customer_ltv_analysis t",
+    ),
+    (
+        "product_sales_cube",
+        "SELECT to_jsonb(t) FROM {s}.product_sales_cube t",
+    ),
+];
+
+impl TestStack {
+    /// The star schema's current version, relation by relation (as `olap:<relation>`),
+    /// each row as one JSON text in a document, sorted; empty without the analytics
+    /// service.
+    pub async fn olap_snapshot(&self) -> anyhow::Result<Snapshot> {
+        let mut snapshot = Snapshot::new();
+        let Some(url) = self.analytics_database_url() else {
+            return Ok(snapshot);
+        };
+        let pool = sqlx::PgPool::connect(&url).await?;
+        let schema = format!("olap_v{}", current_version(&pool, PROJECTION).await?);
+        for (relation, select) in OLAP_RELATIONS {
+            let select = select.replace("{s}", &schema);
+            let rows: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT r::text FROM ({select}) AS q(r) ORDER BY 1"
+            ))
+            .fetch_all(&pool)
+            .await?;
+            let rows = rows.into_iter().map(|row| doc! {"row": row}).collect();
+            snapshot.insert(format!("olap:{relation}"), rows);
+        }
+        pool.close().await;
+        Ok(snapshot)
+    }
+
+    /// Whether the star schema's current version has applied all its feeds show
+    /// (always, without the analytics service).
+    pub(crate) async fn olap_caught_up(&self) -> anyhow::Result<bool> {
+        let Some(url) = self.analytics_database_url() else {
+            return Ok(true);
+        };
+        let pool = sqlx::PgPool::connect(&url).await?;
+        let caught_up = feeds_read_to_end(self, &pool).await;
+        pool.close().await;
+        caught_up
+    }
+}
+
+async fn feeds_read_to_end(stack: &TestStack, pool: &sqlx::PgPool) -> anyhow::Result<bool> {
+    let version = current_version(pool, PROJECTION).await?;
+    for (source, url) in stack
+        .feed_urls
+        .iter()
+        .filter(|(s, _)| SOURCES.contains(&s.as_str()))
+    {
+        let after: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT tx_id, position FROM projection_checkpoints \
+             WHERE projection = $1 AND version = $2 AND source = $3",
+        )
+        .bind(PROJECTION)
+        .bind(i32::try_from(version)?)
+        .bind(source)
+        .fetch_optional(pool)
+        .await?;
+        let (tx_id, position) = after.unwrap_or_default();
+        let after = platform::store::Cursor { tx_id, position };
+        if platform::feed::FeedClient::new(url).count(after).await? > 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

@@ -50,13 +50,15 @@ impl TestStack {
     }
 
     /// `version` of every view once it has settled, with the store counts it settled at
-    /// (bounded to 30 s): every feed shows all its store holds, every view has read its
-    /// feeds to their end, and neither the stores nor the views changed in the second
-    /// that followed. The snapshot then holds exactly what those counts of events make
-    /// (the stores only grow). A view checked by one query can still be a page behind on
-    /// another; a transaction open elsewhere in the cluster hides committed events from
-    /// the feeds (see [`TestStack::store_counts`]); and a late event (a provider's
-    /// answer) still on its way would reach a rebuild but not this snapshot.
+    /// (bounded to 30 s), and the star schema's current version beside them when the
+    /// analytics service runs ([`TestStack::olap_snapshot`]): every feed shows all its
+    /// store holds, every view has read its feeds to their end, and neither the stores
+    /// nor the views changed in the second that followed. The snapshot then holds
+    /// exactly what those counts of events make (the stores only grow). A view checked
+    /// by one query can still be a page behind on another; a transaction open elsewhere
+    /// in the cluster hides committed events from the feeds (see
+    /// [`TestStack::store_counts`]); and a late event (a provider's answer) still on its
+    /// way would reach a rebuild but not this snapshot.
     pub async fn settled_views(&self, version: u32) -> anyhow::Result<(StoreCounts, Snapshot)> {
         let store = ReadStore::connect(&self.query_settings()).await?;
         let settled = self.settle(&ViewBook::new(store.clone()), version).await;
@@ -95,8 +97,10 @@ impl TestStack {
         version: u32,
     ) -> anyhow::Result<(StoreCounts, bool, Snapshot)> {
         let counts = self.store_counts().await?;
-        let caught_up = self.views_caught_up(book, version).await?;
-        Ok((counts, caught_up, self.view_snapshot(version).await?))
+        let caught_up = self.views_caught_up(book, version).await? && self.olap_caught_up().await?;
+        let mut snapshot = self.view_snapshot(version).await?;
+        snapshot.extend(self.olap_snapshot().await?);
+        Ok((counts, caught_up, snapshot))
     }
 
     /// Whether every view of `version` has applied all its feeds show: each of its
