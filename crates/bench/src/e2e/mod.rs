@@ -8,9 +8,11 @@
 //! ([`resources`]: PostgreSQL databases, a RabbitMQ vhost, a JetStream stream and
 //! subject prefix, a MongoDB database, a Redis key prefix), removed at the end. The
 //! workload ([`load`]) goes over the broker like the demo; the [`tracker`] polls the
-//! query service until each order is seen finished; [`stats`] and [`report`] sum up.
+//! query service until each order is seen finished, once the bus announced its end
+//! ([`ends`]); [`stats`] and [`report`] sum up.
 
 pub mod breakdown;
+pub mod ends;
 pub mod load;
 pub mod processes;
 pub mod report;
@@ -28,7 +30,7 @@ pub use stats::{Latency, Offered, PhaseStats};
 use load::Workload;
 use processes::Services;
 use resources::Resources;
-use tracker::Tracker;
+use tracker::{Tracker, TrackerSettings};
 
 /// What to run, and against which servers (loopback by default).
 #[derive(Debug, Clone)]
@@ -211,13 +213,16 @@ async fn measure(
         .map(|s| s.port)
         .unwrap_or_default();
     let query_url = format!("http://127.0.0.1:{query_port}");
-    let tracker = || {
-        Tracker::start(
-            http.clone(),
-            query_url.clone(),
-            options.poll_interval,
-            options.completion_timeout,
-        )
+    let tracking = TrackerSettings {
+        query_url,
+        amqp_url: resources.amqp_url(),
+        interval: options.poll_interval,
+        timeout: options.completion_timeout,
+    };
+    let tracker = || async {
+        Tracker::start(http.clone(), &tracking)
+            .await
+            .map_err(|err| E2eError::RabbitMq(format!("listening for orders' ends: {err}")))
     };
 
     let client = cli::client::CommandClient::connect(&resources.amqp_url()).await?;
@@ -235,7 +240,7 @@ async fn measure(
         let duration = options.completion_timeout * 4;
         let limit = Some(options.warmup_orders);
         workload
-            .closed_loop("warmup", 4, duration, limit, tracker())
+            .closed_loop("warmup", 4, duration, limit, tracker().await?)
             .await?;
     }
     services.check_alive()?;
@@ -246,7 +251,7 @@ async fn measure(
             "steady",
             options.steady_rate,
             options.steady_duration,
-            tracker(),
+            tracker().await?,
         )
         .await?;
     let usage = usage.finish(&services);
@@ -263,7 +268,7 @@ async fn measure(
                 concurrency,
                 options.saturation_duration,
                 None,
-                tracker(),
+                tracker().await?,
             )
             .await?;
         let usage = usage.finish(&services);

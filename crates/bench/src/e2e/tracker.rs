@@ -1,11 +1,12 @@
 //! The poller that sees orders finish: one task holds every order published and not
 //! yet seen finished, and in rounds (one every poll interval) asks the query service
-//! for each one's status (`GET /orders/{id}/status`, the Redis view) until it shows
-//! `confirmed` or `cancelled`, or the completion timeout passes. An order's latency is
-//! from its publish to the response that first showed it confirmed, so the resolution
-//! is about one round: the poll interval plus the round's own duration.
+//! for the status (`GET /orders/{id}/status`, the Redis view) of each one whose end
+//! the bus has announced ([`super::ends`]), until it shows `confirmed` or `cancelled`,
+//! or the completion timeout passes. An order's latency is from its publish to the
+//! response that first showed it confirmed, so the resolution is about one round: the
+//! poll interval plus the round's own duration.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -56,16 +57,25 @@ pub struct Tracker {
     task: JoinHandle<Seen>,
 }
 
+/// Where the tracker asks, how often, and for how long.
+#[derive(Debug, Clone)]
+pub struct TrackerSettings {
+    pub query_url: String,
+    pub amqp_url: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
 impl Tracker {
-    pub fn start(
+    /// Starts listening for orders' ends on the bus, then polling.
+    pub async fn start(
         http: reqwest::Client,
-        query_url: String,
-        interval: Duration,
-        timeout: Duration,
-    ) -> Self {
+        settings: &TrackerSettings,
+    ) -> Result<Self, lapin::Error> {
+        let ends = super::ends::listen(&settings.amqp_url).await?;
         let (watches, receiver) = mpsc::unbounded_channel();
-        let task = tokio::spawn(poll(http, query_url, interval, timeout, receiver));
-        Self { watches, task }
+        let task = tokio::spawn(poll(http, settings.clone(), receiver, ends));
+        Ok(Self { watches, task })
     }
 
     /// A handle that can watch orders from other tasks.
@@ -108,15 +118,16 @@ impl TrackerHandle {
 
 async fn poll(
     http: reqwest::Client,
-    query_url: String,
-    interval: Duration,
-    timeout: Duration,
+    settings: TrackerSettings,
     mut receiver: mpsc::UnboundedReceiver<Watch>,
+    mut ends: mpsc::UnboundedReceiver<String>,
 ) -> Seen {
+    let (query_url, timeout) = (&settings.query_url, settings.timeout);
     let mut pending: HashMap<String, Watch> = HashMap::new();
+    let mut announced = Announced::default();
     let mut seen = Seen::default();
     let mut open = true;
-    let mut ticker = tokio::time::interval(interval);
+    let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while open || !pending.is_empty() {
         ticker.tick().await;
@@ -132,7 +143,8 @@ async fn poll(
                 }
             }
         }
-        let ids: Vec<String> = pending.keys().cloned().collect();
+        announced.hear(&mut ends);
+        let ids = announced.due(&pending, timeout);
         let round = Instant::now();
         let statuses: Vec<(String, Result<Option<String>, ()>, Instant)> =
             futures::stream::iter(ids.into_iter().map(|id| {
@@ -169,6 +181,7 @@ async fn poll(
                 (None, true) => Outcome::TimedOut,
                 (None, false) => continue,
             };
+            announced.forget(&id);
             if let Some(watch) = pending.remove(&id) {
                 if let Some(notify) = watch.notify {
                     let _ = notify.send(outcome);
@@ -183,6 +196,50 @@ async fn poll(
         }
     }
     seen
+}
+
+/// The orders whose end the bus announced, while it is heard.
+#[derive(Default)]
+struct Announced {
+    ids: HashSet<String>,
+    deaf: bool,
+}
+
+impl Announced {
+    fn hear(&mut self, ends: &mut mpsc::UnboundedReceiver<String>) {
+        loop {
+            match ends.try_recv() {
+                Ok(order_id) => {
+                    self.ids.insert(order_id);
+                }
+                Err(mpsc::error::TryRecvError::Empty) => return,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.deaf = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The pending orders to ask for this round: those announced, and those past the
+    /// timeout (asked once more before they count as timed out); every one when the
+    /// bus went quiet for good.
+    fn due(&self, pending: &HashMap<String, Watch>, timeout: Duration) -> Vec<String> {
+        let now = Instant::now();
+        pending
+            .values()
+            .filter(|w| {
+                self.deaf
+                    || self.ids.contains(&w.order_id)
+                    || now.duration_since(w.published) > timeout
+            })
+            .map(|w| w.order_id.clone())
+            .collect()
+    }
+
+    fn forget(&mut self, order_id: &str) {
+        self.ids.remove(order_id);
+    }
 }
 
 /// The order's status: `Ok(None)` while the view does not have it (404), `Err` when
