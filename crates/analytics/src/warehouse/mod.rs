@@ -2,7 +2,7 @@
 //!
 //! - [`schema`]: one PostgreSQL schema per projection version (`olap_v<n>`).
 //! - [`write`]: what a page of events writes into it, set-based; [`products`]: the
-//!   product history, written event by event.
+//!   product history (a page's product events folded, then written set-based too).
 //! - [`cubes`]: the materialized cubes and their refresher.
 //!
 //! # Versions
