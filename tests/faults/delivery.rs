@@ -47,7 +47,7 @@ impl Copier {
     async fn start(amqp_url: &str, exchange: &str, timing: Timing) -> anyhow::Result<Self> {
         let connection = lapin::Connection::connect(amqp_url, Default::default()).await?;
         let channel = connection.create_channel().await?;
-        let queue = e2e::private_queue(&channel, exchange, "#").await?;
+        let queue = platform::broker::private_queue(&channel, exchange, &["#"]).await?;
         let consume = BasicConsumeOptions {
             no_ack: true,
             ..BasicConsumeOptions::default()

@@ -24,9 +24,7 @@ mod pending;
 use std::time::Duration;
 
 use futures::StreamExt;
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::Confirmation;
 use lapin::{BasicProperties, Channel, Connection, Consumer};
@@ -308,15 +306,7 @@ fn properties(command_id: &str, correlation_id: &str) -> BasicProperties {
 
 /// Declares the exclusive, auto-delete, server-named reply queue and consumes it.
 async fn declare_reply_queue(channel: &Channel) -> Result<(String, Consumer), lapin::Error> {
-    let options = QueueDeclareOptions {
-        exclusive: true,
-        auto_delete: true,
-        ..QueueDeclareOptions::default()
-    };
-    let queue = channel
-        .queue_declare("".into(), options, FieldTable::default())
-        .await?;
-    let name = queue.name().to_string();
+    let name = platform::broker::private_queue(channel, "", &[]).await?;
     let consume = BasicConsumeOptions {
         no_ack: true,
         exclusive: true,

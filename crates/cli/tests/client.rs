@@ -7,9 +7,7 @@ use std::time::Duration;
 use cli::client::{ClientError, CommandClient, SendOptions};
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
 use platform::broker::COMMANDS_EXCHANGE;
@@ -29,25 +27,8 @@ async fn bind_service(service: &str) -> Result<(lapin::Connection, Channel, Stri
     let connection = platform::broker::connect(&amqp_url(), "clitest-service", 1).await?;
     let channel = connection.create_channel().await?;
     platform::broker::declare_exchanges(&channel).await?;
-    let options = QueueDeclareOptions {
-        exclusive: true,
-        auto_delete: true,
-        ..Default::default()
-    };
-    let queue = channel
-        .queue_declare("".into(), options, FieldTable::default())
-        .await?;
-    let name = queue.name().to_string();
     let key = format!("{service}.*");
-    channel
-        .queue_bind(
-            name.as_str().into(),
-            COMMANDS_EXCHANGE.into(),
-            key.as_str().into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let name = platform::broker::private_queue(&channel, COMMANDS_EXCHANGE, &[&key]).await?;
     Ok((connection, channel, name))
 }
 

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use servers::{Servers, ADMIN_DATABASE_URL, MONGODB_URL, REDIS_URL};
-pub use tap::{private_queue, EventTap};
+pub use tap::EventTap;
 
 /// The whole platform, running for one test.
 pub struct TestStack {

@@ -4,10 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use lapin::options::{
-    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
+use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::BasicProperties;
 use platform::command_bus::CommandReply;
 
@@ -53,15 +50,7 @@ impl TestStack {
     ) -> anyhow::Result<CommandReply> {
         let connection = lapin::Connection::connect(&self.amqp_url, Default::default()).await?;
         let channel = connection.create_channel().await?;
-        let exclusive = QueueDeclareOptions {
-            exclusive: true,
-            auto_delete: true,
-            ..QueueDeclareOptions::default()
-        };
-        let queue = channel
-            .queue_declare("".into(), exclusive, FieldTable::default())
-            .await?;
-        let reply_to = queue.name().to_string();
+        let reply_to = platform::broker::private_queue(&channel, "", &[]).await?;
         let properties = properties.with_reply_to(reply_to.as_str().into());
         channel
             .basic_publish(

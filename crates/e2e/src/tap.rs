@@ -2,39 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicGetOptions;
 use platform::envelope::EventEnvelope;
 
 use crate::TestStack;
-
-/// Declares a server-named queue that lives as long as `channel`'s connection and only
-/// it may read, bound to `exchange` under `binding`; returns its name. A test sees
-/// through it what passes the exchange from then on.
-pub async fn private_queue(
-    channel: &lapin::Channel,
-    exchange: &str,
-    binding: &str,
-) -> Result<String, lapin::Error> {
-    let options = QueueDeclareOptions {
-        exclusive: true,
-        auto_delete: true,
-        ..QueueDeclareOptions::default()
-    };
-    let queue = channel
-        .queue_declare("".into(), options, FieldTable::default())
-        .await?;
-    channel
-        .queue_bind(
-            queue.name().clone(),
-            exchange.into(),
-            binding.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    Ok(queue.name().to_string())
-}
 
 /// A temporary queue bound to `events` under `binding`, in the stack's vhost; bound
 /// before a command is sent, so no event can pass before it exists.
@@ -48,7 +19,7 @@ impl EventTap {
     pub async fn bind(stack: &TestStack, binding: &str) -> anyhow::Result<Self> {
         let connection = lapin::Connection::connect(&stack.amqp_url, Default::default()).await?;
         let channel = connection.create_channel().await?;
-        let queue = private_queue(&channel, "events", binding).await?;
+        let queue = platform::broker::private_queue(&channel, "events", &[binding]).await?;
         Ok(Self {
             _connection: connection,
             queue,

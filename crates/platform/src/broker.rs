@@ -100,6 +100,33 @@ pub async fn declare_exchanges(channel: &Channel) -> Result<(), lapin::Error> {
     Ok(())
 }
 
+/// Declares a server-named queue that only this connection may read and that goes
+/// with it, bound to `exchange` under each of `bindings`; returns its name. A watcher
+/// (a test, the bench's tracker) sees through it what passes the exchange from then on;
+/// without bindings it is a reply queue (`reply_to`).
+pub async fn private_queue(
+    channel: &Channel,
+    exchange: &str,
+    bindings: &[&str],
+) -> Result<String, lapin::Error> {
+    let options = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
+    let queue = channel
+        .queue_declare("".into(), options, FieldTable::default())
+        .await?;
+    for binding in bindings {
+        let (options, arguments) = (QueueBindOptions::default(), FieldTable::default());
+        let (name, exchange) = (queue.name().clone(), exchange.into());
+        channel
+            .queue_bind(name, exchange, (*binding).into(), options, arguments)
+            .await?;
+    }
+    Ok(queue.name().to_string())
+}
+
 /// Declares a durable queue bound to `exchange` under each of `bindings`, whose
 /// rejected messages go to its own dead-letter queue `<queue>.dlq`.
 pub async fn declare_queue_with_dlq(

@@ -6,7 +6,7 @@
 //! from the HTTP answer, so it includes the read side's lag.
 
 use futures::StreamExt;
-use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::BasicConsumeOptions;
 use lapin::types::FieldTable;
 use platform::broker::{self, EVENTS_EXCHANGE};
 use tokio::sync::mpsc;
@@ -20,33 +20,18 @@ pub async fn listen(amqp_url: &str) -> Result<mpsc::UnboundedReceiver<String>, l
     let connection = broker::connect(amqp_url, "e2e-bench-ends", 3).await?;
     let channel = connection.create_channel().await?;
     broker::declare_exchanges(&channel).await?;
-    let exclusive = QueueDeclareOptions {
-        exclusive: true,
-        auto_delete: true,
-        ..QueueDeclareOptions::default()
-    };
-    let queue = channel
-        .queue_declare("".into(), exclusive, FieldTable::default())
-        .await?;
-    let name = queue.name().as_str();
-    for key in ENDS {
-        let (bind, arguments) = (QueueBindOptions::default(), FieldTable::default());
-        channel
-            .queue_bind(
-                name.into(),
-                EVENTS_EXCHANGE.into(),
-                key.into(),
-                bind,
-                arguments,
-            )
-            .await?;
-    }
+    let queue = broker::private_queue(&channel, EVENTS_EXCHANGE, &ENDS).await?;
     let no_ack = BasicConsumeOptions {
         no_ack: true,
         ..BasicConsumeOptions::default()
     };
     let mut deliveries = channel
-        .basic_consume(name.into(), "ends".into(), no_ack, FieldTable::default())
+        .basic_consume(
+            queue.as_str().into(),
+            "ends".into(),
+            no_ack,
+            FieldTable::default(),
+        )
         .await?;
     let (sender, receiver) = mpsc::unbounded_channel();
     tokio::spawn(async move {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use async_nats::jetstream;
 use futures::StreamExt;
-use lapin::options::{BasicAckOptions, QueueDeclareOptions};
-use lapin::options::{BasicConsumeOptions, ConfirmSelectOptions, QueueBindOptions};
+use lapin::options::BasicAckOptions;
+use lapin::options::{BasicConsumeOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties, Consumer};
 use platform::broker::{self, EVENTS_EXCHANGE};
@@ -179,27 +179,10 @@ where
 
 async fn answer_queue(connection: &Connection) -> anyhow::Result<Consumer> {
     let channel = connection.create_channel().await?;
-    let options = QueueDeclareOptions {
-        exclusive: true,
-        auto_delete: true,
-        ..QueueDeclareOptions::default()
-    };
-    let queue = channel
-        .queue_declare("".into(), options, FieldTable::default())
-        .await?;
-    let name = queue.name().clone();
-    channel
-        .queue_bind(
-            name.clone(),
-            EVENTS_EXCHANGE.into(),
-            "provider.#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let name = platform::broker::private_queue(&channel, EVENTS_EXCHANGE, &["provider.#"]).await?;
     let consumer = channel
         .basic_consume(
-            name,
+            name.as_str().into(),
             "test".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
