@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use analytics::book::current_version;
+use analytics::book::{current_version, PgBook};
 use analytics::warehouse::{PROJECTION, SOURCES};
 use mongodb::bson::doc;
-use platform::projection::RunnerSettings;
+use platform::projection::{Bookkeeping, RunnerSettings};
 use serde_json::Value;
 
 use crate::views::Snapshot;
@@ -132,33 +132,12 @@ impl TestStack {
             return Ok(true);
         };
         let pool = sqlx::PgPool::connect(&url).await?;
-        let caught_up = feeds_read_to_end(self, &pool).await;
+        let book = PgBook::new(pool.clone());
+        let caught_up = match book.current_version(PROJECTION).await {
+            Ok(version) => self.read_to_end(&book, PROJECTION, version, SOURCES).await,
+            Err(err) => Err(err.into()),
+        };
         pool.close().await;
         caught_up
     }
-}
-
-async fn feeds_read_to_end(stack: &TestStack, pool: &sqlx::PgPool) -> anyhow::Result<bool> {
-    let version = current_version(pool, PROJECTION).await?;
-    for (source, url) in stack
-        .feed_urls
-        .iter()
-        .filter(|(s, _)| SOURCES.contains(&s.as_str()))
-    {
-        let after: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT tx_id, position FROM projection_checkpoints \
-             WHERE projection = $1 AND version = $2 AND source = $3",
-        )
-        .bind(PROJECTION)
-        .bind(i32::try_from(version)?)
-        .bind(source)
-        .fetch_optional(pool)
-        .await?;
-        let (tx_id, position) = after.unwrap_or_default();
-        let after = platform::store::Cursor { tx_id, position };
-        if platform::feed::FeedClient::new(url).count(after).await? > 0 {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }

@@ -108,14 +108,33 @@ impl TestStack {
     /// whose feed is not started stays empty).
     async fn views_caught_up(&self, book: &ViewBook, version: u32) -> anyhow::Result<bool> {
         for view in View::ALL {
-            for source in view.sources() {
-                let Some((_, url)) = self.feed_urls.iter().find(|(s, _)| s == source) else {
-                    continue;
-                };
-                let after = book.checkpoint(view.name(), version, source).await?;
-                if platform::feed::FeedClient::new(url).count(after).await? > 0 {
-                    return Ok(false);
-                }
+            if !self
+                .read_to_end(book, view.name(), version, view.sources())
+                .await?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether `version` of `projection` has applied all that its `sources`' feeds show,
+    /// its checkpoints read through `book` (a source the stack does not serve is passed
+    /// over: the projection stays empty of it).
+    pub(crate) async fn read_to_end(
+        &self,
+        book: &impl Bookkeeping,
+        projection: &str,
+        version: u32,
+        sources: &[&str],
+    ) -> anyhow::Result<bool> {
+        for source in sources {
+            let Some((_, url)) = self.feed_urls.iter().find(|(s, _)| s == source) else {
+                continue;
+            };
+            let after = book.checkpoint(projection, version, source).await?;
+            if platform::feed::FeedClient::new(url).count(after).await? > 0 {
+                return Ok(false);
             }
         }
         Ok(true)
