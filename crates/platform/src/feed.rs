@@ -160,6 +160,8 @@ pub enum FeedError {
     Unreachable { url: String, source: reqwest::Error },
     #[error("feed {url} answered {status}")]
     Status { url: String, status: u16 },
+    #[error("the reader of feed {url} stopped before the feed's end")]
+    Interrupted { url: String },
 }
 
 /// Reads one service's feed.

@@ -33,10 +33,12 @@ use serde::Serialize;
 use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::feed::{FeedClient, FeedError, FeedEvent, FeedPage, PendingPage};
+use crate::feed::{FeedClient, FeedError, FeedEvent};
 use crate::store::Cursor;
 
+mod read_ahead;
 mod set;
+use read_ahead::ReadAhead;
 pub use set::{AnyRunner, ProjectionSet, Wakeups};
 
 /// Why one event was not applied.
@@ -385,11 +387,10 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
         Ok(applied)
     }
 
-    /// Applies `source`'s events after the version's checkpoint, page by page, three
-    /// at a time: while a page is applied and its checkpoint saved, the next one is
-    /// read and parsed, and the one after it is already being built by the service
-    /// (asked for as soon as the next one's headers said where it starts). Reading the
-    /// feed costs more than writing most views, so it must not wait for the writes.
+    /// Applies `source`'s events after the version's checkpoint, page by page, each
+    /// page one batch and one checkpoint, while the pages after it are read ahead
+    /// ([`ReadAhead`]): reading the feed costs more than writing most views, so neither
+    /// waits for the other.
     async fn catch_up(
         &self,
         version: u32,
@@ -398,43 +399,26 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
     ) -> Result<u64, RunError> {
         let name = self.projection.name();
         let feed = self.feeds.get(source)?;
-        let size = self.settings.page;
         let after = self.book.checkpoint(name, version, source).await?;
-        let first = feed.request(after, size).await?;
-        let (mut page, mut pending) = read_asking_next(&feed, first, size).await?;
+        let mut pages = ReadAhead::start(feed, after, self.settings.page);
         let mut applied = 0;
-        loop {
+        while let Some(page) = pages.next().await? {
             let Some(last) = page.events.last().map(|e| e.cursor) else {
                 self.lag(source, 0);
-                return Ok(applied);
+                break;
             };
-            let write = async {
-                self.apply_page(version, &page.events).await?;
-                self.book
-                    .save_checkpoint(name, version, source, last)
-                    .await
-                    .map_err(RunError::from)
-            };
-            let following = pending.take();
-            let next = async {
-                match following {
-                    Some(following) => read_asking_next(&feed, following, size).await.map(Some),
-                    None => Ok(None),
-                }
-            };
-            let (written, next) = tokio::join!(write, next);
-            written?;
+            self.apply_page(version, &page.events).await?;
+            self.book
+                .save_checkpoint(name, version, source, last)
+                .await?;
             let count = page.events.len() as u64;
             applied += count;
             if count_progress {
                 self.progress.add(count);
             }
             self.lag(source, page.remaining);
-            match next? {
-                Some((following, after_it)) => (page, pending) = (following, after_it),
-                None => return Ok(applied),
-            }
         }
+        Ok(applied)
     }
 
     fn lag(&self, source: &str, remaining: i64) {
@@ -539,30 +523,6 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
         self.book.clear_checkpoints(name, live).await?;
         Ok(next)
     }
-}
-
-/// Reads `pending`'s body while asking for the page after it, when its headers say
-/// one follows (a feed that does not say is asked once the body does).
-async fn read_asking_next(
-    feed: &FeedClient,
-    pending: PendingPage,
-    size: i64,
-) -> Result<(FeedPage, Option<PendingPage>), FeedError> {
-    let announced = pending.following();
-    let ask = async {
-        match announced {
-            Some(after) => feed.request(after, size).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let (page, next) = tokio::join!(pending.read(), ask);
-    let page = page?;
-    let next = match (next?, page.events.last()) {
-        (Some(next), _) => Some(next),
-        (None, Some(last)) if page.remaining > 0 => Some(feed.request(last.cursor, size).await?),
-        (None, _) => None,
-    };
-    Ok((page, next))
 }
 
 #[cfg(test)]
