@@ -179,15 +179,19 @@ fn redis_only(
         .collect()
 }
 
-#[tokio::test]
-async fn pages_applied_in_one_pipeline_leave_what_events_applied_one_by_one_leave() {
+/// Applies `events` one by one to version 1 of the Redis order views, in pages of
+/// `page` to version 2 (then all again), and in two overlapping pages to version 3,
+/// and checks the three alike.
+async fn assert_pages_leave_what_events_one_by_one_leave(
+    fx: &Fixture,
+    events: &[EventEnvelope],
+    page: usize,
+) -> Vec<platform::feed::FeedEvent> {
     use platform::feed::FeedEvent;
     use platform::store::Cursor;
     use query::projector::View;
 
-    let fx = Fixture::new().await;
-    let events = orders();
-    fx.apply_all(&events).await;
+    fx.apply_all(events).await;
     let feed: Vec<FeedEvent> = events
         .iter()
         .enumerate()
@@ -200,7 +204,7 @@ async fn pages_applied_in_one_pipeline_leave_what_events_applied_one_by_one_leav
         })
         .collect();
     for view in [View::OrderStatus, View::BestSellers, View::RecentOrders] {
-        for page in feed.chunks(3) {
+        for page in feed.chunks(page) {
             let batched = fx.projections.apply_redis_page(view, 2, page).await;
             assert!(batched.expect("page applied"), "{view:?} takes pages");
         }
@@ -224,6 +228,15 @@ async fn pages_applied_in_one_pipeline_leave_what_events_applied_one_by_one_leav
         &one_by_one,
         "overlapping",
     );
+    feed
+}
+
+#[tokio::test]
+async fn pages_applied_in_one_pipeline_leave_what_events_applied_one_by_one_leave() {
+    use query::projector::View;
+
+    let fx = Fixture::new().await;
+    let feed = assert_pages_leave_what_events_one_by_one_leave(&fx, &orders(), 3).await;
     let mongo_view = fx
         .projections
         .apply_redis_page(View::OrderDetails, 2, &feed)
@@ -232,5 +245,30 @@ async fn pages_applied_in_one_pipeline_leave_what_events_applied_one_by_one_leav
         !mongo_view.expect("no error"),
         "a MongoDB view has no such path"
     );
+    fx.drop_all().await;
+}
+
+/// More orders than one script call takes, from more customers than one call takes:
+/// a page is then several calls.
+#[tokio::test]
+async fn a_page_of_more_orders_than_one_call_takes_is_applied_whole() {
+    let calls = query::projector::redis_orders::ORDERS_PER_CALL;
+    let mut events = Vec::new();
+    for n in 0..calls * 2 + 7 {
+        let (order, customer) = (format!("o{n}"), format!("c{}", n % (calls + 3)));
+        let sku = ["A", "B", "C"][n % 3];
+        events.push(placed(
+            &order,
+            &customer,
+            &[(sku, 1 + n as u64 % 4, 100)],
+            n as i64,
+        ));
+        events.push(match n % 3 {
+            0 => order_cancelled(&order, 2, "payment declined"),
+            _ => order_confirmed(&order, 2),
+        });
+    }
+    let fx = Fixture::new().await;
+    assert_pages_leave_what_events_one_by_one_leave(&fx, &events, events.len()).await;
     fx.drop_all().await;
 }

@@ -18,7 +18,7 @@ use super::events::{
 };
 use super::guard::{either, Applying};
 use super::redis::StockLevels;
-use super::redis_orders::{OrderSummary, ScriptCall};
+use super::redis_orders::{OrderSummary, ScriptCall, ORDERS_PER_CALL};
 use super::view::View;
 use super::{activity, categories, indexes, mongo, notifications, payments, redis_orders, users};
 use crate::store::{ReadStore, PRODUCT_LIST, STOCK_LEVELS, USER_PROFILE};
@@ -188,7 +188,8 @@ impl Projections {
     }
 
     /// The script calls of a view kept in Redis alone for `orders` (summaries of
-    /// distinct orders); none for the other views.
+    /// distinct orders), [`ORDERS_PER_CALL`] orders or customers a call; none for the
+    /// other views.
     fn order_calls(
         &self,
         view: View,
@@ -196,29 +197,36 @@ impl Projections {
         orders: &[OrderSummary<'_>],
     ) -> Vec<ScriptCall> {
         let store = &self.store;
+        let keyed = |key: &dyn Fn(&str) -> String| -> Vec<(String, &OrderSummary<'_>)> {
+            orders.iter().map(|o| (key(o.order_id), o)).collect()
+        };
         match view {
-            View::OrderStatus => orders
-                .iter()
-                .map(|order| {
-                    let key = store.order_status_key(version, order.order_id);
-                    redis_orders::status_call(&key, order)
-                })
+            View::OrderStatus => keyed(&|id| store.order_status_key(version, id))
+                .chunks(ORDERS_PER_CALL)
+                .map(redis_orders::status_call)
                 .collect(),
             View::BestSellers => {
                 let ranking = store.best_sellers_key(version);
-                let call = |order: &OrderSummary<'_>| {
-                    let memo = store.best_sellers_order_key(version, order.order_id);
-                    redis_orders::best_sellers_call((&ranking, &memo), order)
-                };
-                orders.iter().map(call).collect()
+                keyed(&|id| store.best_sellers_order_key(version, id))
+                    .chunks(ORDERS_PER_CALL)
+                    .map(|chunk| redis_orders::best_sellers_call(&ranking, chunk))
+                    .collect()
             }
-            View::RecentOrders => self.recent_calls(version, orders),
+            View::RecentOrders => self
+                .recent_orders_by_customer(version, orders)
+                .chunks(ORDERS_PER_CALL)
+                .map(redis_orders::recent_call)
+                .collect(),
             _ => Vec::new(),
         }
     }
 
-    /// One `recent_orders` call per customer who placed any of `orders`.
-    fn recent_calls(&self, version: u32, orders: &[OrderSummary<'_>]) -> Vec<ScriptCall> {
+    /// The orders placed among `orders`, by the `recent_orders` key of their customer.
+    fn recent_orders_by_customer<'o>(
+        &self,
+        version: u32,
+        orders: &'o [OrderSummary<'_>],
+    ) -> Vec<(String, Vec<(&'o str, i64)>)> {
         let mut by_customer: Vec<(&str, Vec<(&str, i64)>)> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for order in orders {
@@ -236,16 +244,14 @@ impl Projections {
         }
         by_customer
             .into_iter()
-            .map(|(customer, placed)| {
-                let key = self.store.recent_orders_key(version, customer);
-                redis_orders::recent_call(&key, &placed)
-            })
+            .map(|(customer, placed)| (self.store.recent_orders_key(version, customer), placed))
             .collect()
     }
 
-    /// Applies a page to a view kept in Redis alone, in one pipeline of one call per
-    /// order (or customer) it concerns, however many of its events the page holds: a
-    /// replay then costs a round trip per page and a script per key. `Ok(false)` for
+    /// Applies a page to a view kept in Redis alone, in one pipeline of calls that each
+    /// take up to [`ORDERS_PER_CALL`] of the orders (or customers) it concerns, one step
+    /// per order however many of its events the page holds: a replay then costs a round
+    /// trip per page and a few script calls. `Ok(false)` for
     /// the other views.
     pub async fn apply_redis_page(
         &self,

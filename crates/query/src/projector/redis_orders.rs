@@ -15,11 +15,16 @@
 //!   order they come in.
 //!
 //! Redis does not roll a script back when a command in it fails, so each validates what
-//! it reads before its first write.
+//! it reads for an order before that order's first write.
 //!
-//! A page of the feed is applied as one script call per order (per customer for
+//! A page of the feed is applied as one step per order (per customer for
 //! `recent_orders`), whatever number of its events the page holds: an
 //! [`OrderSummary`] stands for them, and leaves what they would have left one by one.
+//! Each script call takes up to [`ORDERS_PER_CALL`] of those steps: a call costs Redis
+//! several times what the commands in it do, and a page's calls fewer replies to parse,
+//! while a call short enough (well under a millisecond) keeps Redis answering queries
+//! between them. A failing step fails its call after the steps before it in the call
+//! took effect, as a failing call in a pipeline does: the steps are idempotent.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -32,25 +37,34 @@ use super::events::{OrderEvent, OrderLine};
 use super::payloads::OrderPlaced;
 use super::Outcome;
 
+/// How many orders (customers for `recent_orders`) one script call takes at most.
+pub const ORDERS_PER_CALL: usize = 100;
+
 /// How many orders `recent_orders` keeps per customer.
 pub const RECENT_ORDERS_CAP: i64 = 20;
 
 static ORDER_STATUS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local version = redis.call('HGET', KEYS[1], 'version')
-if version and not string.match(version, '^%d+$') then
-    return redis.error_reply('order status ' .. KEYS[1] .. ' holds a non-integer version')
+-- KEYS: one hash per order; ARGV: five per order (sequence, order id, status,
+-- customer or '', updated at)
+local applied = 0
+for i, key in ipairs(KEYS) do
+    local at = (i - 1) * 5
+    local version = redis.call('HGET', key, 'version')
+    if version and not string.match(version, '^%d+$') then
+        return redis.error_reply('order status ' .. key .. ' holds a non-integer version')
+    end
+    if tonumber(ARGV[at + 1]) > tonumber(version or '0') then
+        redis.call('HSET', key, 'order_id', ARGV[at + 2], 'status', ARGV[at + 3],
+            'updated_at', ARGV[at + 5], 'version', ARGV[at + 1])
+        if ARGV[at + 4] ~= '' then
+            redis.call('HSET', key, 'customer_id', ARGV[at + 4])
+        end
+        applied = applied + 1
+    end
 end
-if tonumber(ARGV[1]) <= tonumber(version or '0') then
-    return 0
-end
-redis.call('HSET', KEYS[1], 'order_id', ARGV[2], 'status', ARGV[3], 'updated_at', ARGV[5],
-    'version', ARGV[1])
-if ARGV[4] ~= '' then
-    redis.call('HSET', KEYS[1], 'customer_id', ARGV[4])
-end
-return 1
+return applied
 ",
     )
 });
@@ -58,35 +72,48 @@ return 1
 static BEST_SELLERS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local memo = redis.call('HMGET', KEYS[2], 'version', 'status', 'lines')
-if memo[1] and not string.match(memo[1], '^%d+$') then
-    return redis.error_reply('order memo ' .. KEYS[2] .. ' holds a non-integer version')
-end
-if tonumber(ARGV[1]) <= tonumber(memo[1] or '0') then
-    return 0
-end
-local encoded = ARGV[3]
-if encoded == '' then encoded = memo[3] or '[]' end
-local ok, lines = pcall(cjson.decode, encoded)
-if not ok or type(lines) ~= 'table' then
-    return redis.error_reply('order memo ' .. KEYS[2] .. ' holds unreadable lines')
-end
-for _, line in ipairs(lines) do
-    if type(line[1]) ~= 'string' or type(line[2]) ~= 'number' then
-        return redis.error_reply('order memo ' .. KEYS[2] .. ' holds a malformed line')
+-- KEYS[1]: the ranking, then one memo per order; ARGV: three per order (sequence,
+-- status, lines or '')
+local function apply(ranking, memo_key, sequence, status, encoded)
+    local memo = redis.call('HMGET', memo_key, 'version', 'status', 'lines')
+    if memo[1] and not string.match(memo[1], '^%d+$') then
+        return redis.error_reply('order memo ' .. memo_key .. ' holds a non-integer version')
     end
-end
-local sign = (ARGV[2] == 'confirmed' and 1 or 0) - (memo[2] == 'confirmed' and 1 or 0)
-if sign ~= 0 then
+    if tonumber(sequence) <= tonumber(memo[1] or '0') then
+        return 0
+    end
+    if encoded == '' then encoded = memo[3] or '[]' end
+    local ok, lines = pcall(cjson.decode, encoded)
+    if not ok or type(lines) ~= 'table' then
+        return redis.error_reply('order memo ' .. memo_key .. ' holds unreadable lines')
+    end
     for _, line in ipairs(lines) do
-        local units = redis.call('ZINCRBY', KEYS[1], sign * line[2], line[1])
-        if tonumber(units) <= 0 then
-            redis.call('ZREM', KEYS[1], line[1])
+        if type(line[1]) ~= 'string' or type(line[2]) ~= 'number' then
+            return redis.error_reply('order memo ' .. memo_key .. ' holds a malformed line')
         end
     end
+    local sign = (status == 'confirmed' and 1 or 0) - (memo[2] == 'confirmed' and 1 or 0)
+    if sign ~= 0 then
+        for _, line in ipairs(lines) do
+            local units = redis.call('ZINCRBY', ranking, sign * line[2], line[1])
+            if tonumber(units) <= 0 then
+                redis.call('ZREM', ranking, line[1])
+            end
+        end
+    end
+    redis.call('HSET', memo_key, 'version', sequence, 'status', status, 'lines', encoded)
+    return 1
 end
-redis.call('HSET', KEYS[2], 'version', ARGV[1], 'status', ARGV[2], 'lines', encoded)
-return 1
+local applied = 0
+for i = 2, #KEYS do
+    local at = (i - 2) * 3
+    local result = apply(KEYS[1], KEYS[i], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
+    if type(result) == 'table' then
+        return result
+    end
+    applied = applied + result
+end
+return applied
 ",
     )
 });
@@ -94,23 +121,37 @@ return 1
 static RECENT_ORDERS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local added = redis.call('ZADD', KEYS[1], unpack(ARGV, 2))
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[1]) + 1))
+-- KEYS: one set per customer; ARGV[1]: the cap, then per customer the number of its
+-- orders and as many (score, order id) pairs
+local cap = tonumber(ARGV[1])
+local at = 2
+local added = 0
+for _, key in ipairs(KEYS) do
+    local pairs_count = tonumber(ARGV[at])
+    local members = {}
+    for j = 1, 2 * pairs_count do
+        members[j] = ARGV[at + j]
+    end
+    added = added + redis.call('ZADD', key, unpack(members))
+    redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
+    at = at + 1 + 2 * pairs_count
+end
 return added
 ",
     )
 });
 
 fn outcome(applied: i64) -> Outcome {
-    if applied == 1 {
+    if applied > 0 {
         Outcome::Applied
     } else {
         Outcome::AlreadyApplied
     }
 }
 
-/// One run of a view's script for one event: run alone ([`ScriptCall::run`]) or with
-/// the rest of a page in one pipeline ([`run_pipelined`]).
+/// One run of a view's script for one or more orders (customers for `recent_orders`):
+/// run alone ([`ScriptCall::run`]) or with the rest of a page in one pipeline
+/// ([`run_pipelined`]).
 pub struct ScriptCall {
     script: &'static Script,
     command: redis::Cmd,
@@ -226,17 +267,22 @@ pub fn summarize<'e>(
     summaries
 }
 
-/// The `order_status` call for an order on the hash at `key`.
-pub fn status_call(key: &str, order: &OrderSummary<'_>) -> ScriptCall {
-    let customer = order
-        .placed
-        .map_or("", |(placed, _)| placed.customer_id.as_str());
-    ScriptCall::new(&ORDER_STATUS, &[key])
-        .arg(order.sequence)
-        .arg(order.order_id)
-        .arg(order.status)
-        .arg(customer)
-        .arg(order.at_ms)
+/// The `order_status` call for orders, each on the hash at its key.
+pub fn status_call(orders: &[(String, &OrderSummary<'_>)]) -> ScriptCall {
+    let keys: Vec<&str> = orders.iter().map(|(key, _)| key.as_str()).collect();
+    let mut call = ScriptCall::new(&ORDER_STATUS, &keys);
+    for (_, order) in orders {
+        let customer = order
+            .placed
+            .map_or("", |(placed, _)| placed.customer_id.as_str());
+        call = call
+            .arg(order.sequence)
+            .arg(order.order_id)
+            .arg(order.status)
+            .arg(customer)
+            .arg(order.at_ms);
+    }
+    call
 }
 
 /// The lines as the memo keeps them: `[[sku, quantity], ...]`.
@@ -245,24 +291,32 @@ fn encode_lines(lines: &[OrderLine]) -> String {
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_string())
 }
 
-/// The `best_sellers` call for an order: the ranking at `ranking`, the order's memo at
-/// `memo`.
-pub fn best_sellers_call((ranking, memo): (&str, &str), order: &OrderSummary<'_>) -> ScriptCall {
-    let lines = order
-        .placed
-        .map_or_else(String::new, |(placed, _)| encode_lines(&placed.lines));
-    ScriptCall::new(&BEST_SELLERS, &[ranking, memo])
-        .arg(order.sequence)
-        .arg(order.status)
-        .arg(lines)
+/// The `best_sellers` call for orders: the ranking at `ranking`, each order's memo at
+/// its key.
+pub fn best_sellers_call(ranking: &str, orders: &[(String, &OrderSummary<'_>)]) -> ScriptCall {
+    let keys: Vec<&str> = std::iter::once(ranking)
+        .chain(orders.iter().map(|(memo, _)| memo.as_str()))
+        .collect();
+    let mut call = ScriptCall::new(&BEST_SELLERS, &keys);
+    for (_, order) in orders {
+        let lines = order
+            .placed
+            .map_or_else(String::new, |(placed, _)| encode_lines(&placed.lines));
+        call = call.arg(order.sequence).arg(order.status).arg(lines);
+    }
+    call
 }
 
 /// The `recent_orders` call adding placed orders (`(order id, placed at in epoch ms)`)
-/// to one customer's set at `key`.
-pub fn recent_call(key: &str, placed: &[(&str, i64)]) -> ScriptCall {
-    let mut call = ScriptCall::new(&RECENT_ORDERS, &[key]).arg(RECENT_ORDERS_CAP);
-    for (order_id, at_ms) in placed {
-        call = call.arg(*at_ms).arg(*order_id);
+/// to customers' sets, each at its key.
+pub fn recent_call(customers: &[(String, Vec<(&str, i64)>)]) -> ScriptCall {
+    let keys: Vec<&str> = customers.iter().map(|(key, _)| key.as_str()).collect();
+    let mut call = ScriptCall::new(&RECENT_ORDERS, &keys).arg(RECENT_ORDERS_CAP);
+    for (_, placed) in customers {
+        call = call.arg(placed.len());
+        for (order_id, at_ms) in placed {
+            call = call.arg(*at_ms).arg(*order_id);
+        }
     }
     call
 }
