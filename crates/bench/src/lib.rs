@@ -13,8 +13,9 @@
 //! every feed to a promoted version. It includes everything a rebuild does in
 //! production: reading the feeds over HTTP page by page, decoding (and upcasting) each
 //! event, the idempotent writes (a version-checked upsert per event in MongoDB; one
-//! pipeline per page of one Lua script per order in Redis; one transaction per page in
-//! PostgreSQL, its events claimed in the inbox and written by set-based statements),
+//! pipeline per page of a Lua script call per 100 orders in Redis; one transaction per
+//! page in PostgreSQL, its events claimed in the inbox and written by set-based
+//! statements),
 //! saving the checkpoint after each page (in Redis for the views kept there alone), and
 //! the swap (for the OLAP schema: refreshing its cubes). The stores:
 //! - **MongoDB** and **Redis**: the query service's views ([`query::projector::View`]),
