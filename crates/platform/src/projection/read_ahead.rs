@@ -51,32 +51,27 @@ impl ReadAhead {
 }
 
 async fn read_all(feed: FeedClient, after: Cursor, size: i64, sender: mpsc::Sender<Item>) {
-    let mut pending = match feed.request(after, size).await {
-        Ok(first) => first,
-        Err(error) => {
-            let _ = sender.send(Err(error)).await;
-            return;
-        }
-    };
-    loop {
-        let (page, next) = match read_asking_next(&feed, pending, size).await {
-            Ok(read) => read,
-            Err(error) => {
-                let _ = sender.send(Err(error)).await;
-                return;
-            }
-        };
+    let outcome = send_pages(&feed, after, size, &sender).await;
+    // The feed's end, or why the pages stopped; no one hears it once the reader is gone.
+    let _ = sender.send(outcome.map(|()| None)).await;
+}
+
+/// Sends the pages one after another until the feed's last, or until the reader is gone.
+async fn send_pages(
+    feed: &FeedClient,
+    after: Cursor,
+    size: i64,
+    sender: &mpsc::Sender<Item>,
+) -> Result<(), FeedError> {
+    let mut pending = Some(feed.request(after, size).await?);
+    while let Some(current) = pending {
+        let (page, next) = read_asking_next(feed, current, size).await?;
         if sender.send(Ok(Some(page))).await.is_err() {
-            return;
+            return Ok(());
         }
-        match next {
-            Some(following) => pending = following,
-            None => {
-                let _ = sender.send(Ok(None)).await;
-                return;
-            }
-        }
+        pending = next;
     }
+    Ok(())
 }
 
 /// Reads `pending`'s body while asking for the page after it, when its headers say
