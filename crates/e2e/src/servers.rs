@@ -38,12 +38,50 @@ impl Default for Servers {
 impl Servers {
     /// `rabbitmqctl` on this stack's node.
     pub async fn rabbitmqctl(&self, args: &[&str]) -> anyhow::Result<()> {
+        self.rabbitmqctl_output(args).await.map(drop)
+    }
+
+    /// `rabbitmqctl` on this stack's node; what it printed.
+    pub async fn rabbitmqctl_output(&self, args: &[&str]) -> anyhow::Result<String> {
         let mut full: Vec<&str> = Vec::new();
         if let Some(node) = &self.rabbitmq_node {
             full.extend(["-n", node.as_str()]);
         }
         full.extend_from_slice(args);
         rabbitmqctl(&full).await
+    }
+
+    /// The bindings from `exchange` to durable, named queues in `vhost`, as
+    /// `(queue, routing key)`: the services' own queues, not the server-named ones.
+    pub async fn queue_bindings(
+        &self,
+        vhost: &str,
+        exchange: &str,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        let listed = self
+            .rabbitmqctl_output(&[
+                "list_bindings",
+                "-p",
+                vhost,
+                "-q",
+                "--no-table-headers",
+                "source_name",
+                "destination_kind",
+                "destination_name",
+                "routing_key",
+            ])
+            .await?;
+        Ok(listed
+            .lines()
+            .filter_map(|line| match line.split('\t').collect::<Vec<_>>()[..] {
+                [source, "queue", queue, key]
+                    if source == exchange && !queue.starts_with("amq.") =>
+                {
+                    Some((queue.to_string(), key.to_string()))
+                }
+                _ => None,
+            })
+            .collect())
     }
 
     /// Creates a vhost that guest may use; returns the AMQP URL of it.
@@ -85,14 +123,14 @@ pub async fn drop_database(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
+async fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
     let output = Command::new("rabbitmqctl").args(args).output().await?;
     anyhow::ensure!(
         output.status.success(),
         "rabbitmqctl {args:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    Ok(())
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 pub async fn drop_mongodb_database(name: &str) -> anyhow::Result<()> {
