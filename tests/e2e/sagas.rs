@@ -144,6 +144,23 @@ async fn every_path_ends_whole_or_undone_and_the_stock_adds_up() -> anyhow::Resu
     stack.stop().await
 }
 
+/// Relays and the saga's dispatcher that poll only once a minute: every hop of the
+/// saga must leave on the wake-up of the commit before it, or a step times out (5 s)
+/// and the order is cancelled.
+#[tokio::test]
+async fn an_order_completes_on_commit_wake_ups_without_waiting_for_a_poll() -> anyhow::Result<()> {
+    let poll = Duration::from_secs(60);
+    let mut stack = TestStack::start_with_outbox_poll(e2e::Servers::default(), poll).await?;
+    stack.start_saga().await?;
+    let (customer, sku) = customer_and_product(&stack, 5).await?;
+    let order_id = format!("woken-{}", stack.id);
+    place(&stack, order(&order_id, &customer, &sku, 2, "tok_ok")).await?;
+    let view = stack.saga_finished(&order_id).await?;
+    assert_eq!(view["status"], "completed", "{view}");
+    assert!(stack.assert_whole_or_undone(&order_id).await?);
+    stack.stop().await
+}
+
 #[tokio::test]
 async fn every_message_of_an_order_carries_its_correlation_id() -> anyhow::Result<()> {
     let (mut stack, customer, sku) = fulfilment_stack(5).await?;

@@ -62,6 +62,9 @@ pub struct TestStack {
     /// The feeds the query service's runners read: a service started after it (payment,
     /// by [`Self::start_saga`]) is added there too, so its views fill without a restart.
     query_feeds: Option<platform::projection::Feeds>,
+    /// How long the relays and the saga's dispatcher wait when idle before they look
+    /// again (20 ms unless [`Self::start_with_outbox_poll`] says otherwise).
+    pub outbox_poll: Duration,
     client: CommandClient,
     http: reqwest::Client,
     shutdown: CancellationToken,
@@ -76,8 +79,15 @@ impl TestStack {
 
     /// Like [`Self::start`], against `servers`.
     pub async fn start_with(servers: Servers) -> anyhow::Result<Self> {
+        Self::start_with_outbox_poll(servers, Duration::from_millis(20)).await
+    }
+
+    /// Like [`Self::start_with`], the relays and the saga's dispatcher polling every
+    /// `poll` when idle: a long one leaves them to the wake-ups of the commits.
+    pub async fn start_with_outbox_poll(servers: Servers, poll: Duration) -> anyhow::Result<Self> {
         Self::init_logs();
         let mut stack = Self::prepare(servers).await?;
+        stack.outbox_poll = poll;
         stack.start_write_side().await?;
         stack.start_notification().await?;
         stack.start_query().await?;
@@ -121,6 +131,7 @@ impl TestStack {
             tasks: Vec::new(),
             feed_urls: Vec::new(),
             query_feeds: None,
+            outbox_poll: Duration::from_millis(20),
             payment_database: None,
             saga_database: None,
             saga_url: String::new(),
@@ -215,7 +226,7 @@ impl TestStack {
             broker: self.broker(),
             relay: RelaySettings {
                 batch_size: 200,
-                idle_poll: Duration::from_millis(20),
+                idle_poll: self.outbox_poll,
             },
         }
     }

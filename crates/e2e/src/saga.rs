@@ -33,7 +33,7 @@ impl TestStack {
                 payment_timeout: PAYMENT_TIMEOUT,
             },
             tick: Duration::from_millis(100),
-            dispatch_poll: Duration::from_millis(20),
+            dispatch_poll: self.outbox_poll,
         }
     }
 

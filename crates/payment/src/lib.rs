@@ -80,7 +80,7 @@ pub async fn build(settings: Settings) -> Result<Application, StartupError> {
     // A second handle on the same store: cqrs-es keeps no state between commands, and
     // the bus keeps its own behind an Arc it does not share.
     let payments = Payments::new(write_side.pool.clone(), policy);
-    let answers = ProviderAnswers::new(write_side.pool.clone(), payments);
+    let answers = ProviderAnswers::new(write_side.pool.clone(), payments, write_side.relay.wake());
     Ok(Application {
         write_side,
         answers,

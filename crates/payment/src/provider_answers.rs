@@ -23,6 +23,7 @@ use platform::broker::EVENTS_EXCHANGE;
 use platform::consumer::{DeliveryHandler, Disposition, QueueConsumer, Subscription};
 use platform::cqrs::{BusinessRule, ExecutionError};
 use platform::store;
+use platform::wake::Wake;
 use sqlx::PgPool;
 use tracing::Instrument;
 
@@ -37,11 +38,17 @@ pub const BINDINGS: [&str; 1] = ["provider.Webhook.#"];
 pub struct ProviderAnswers {
     pool: PgPool,
     payments: Payments,
+    /// The relay's wake-up, signalled after an answer is recorded.
+    recorded: Wake,
 }
 
 impl ProviderAnswers {
-    pub fn new(pool: PgPool, payments: Payments) -> Self {
-        Self { pool, payments }
+    pub fn new(pool: PgPool, payments: Payments, recorded: Wake) -> Self {
+        Self {
+            pool,
+            payments,
+            recorded,
+        }
     }
 
     /// Consumes until `shutdown` resolves, reconnecting after broker failures; one
@@ -95,7 +102,10 @@ impl ProviderAnswers {
         let metadata = answer.metadata();
         let result = self.payments.execute(answer.command, metadata).await;
         match result.map_err(ExecutionError::from) {
-            Ok(()) => Disposition::Ack,
+            Ok(()) => {
+                self.recorded.signal();
+                Disposition::Ack
+            }
             Err(ExecutionError::Rule(rule)) => {
                 tracing::warn!(code = rule.code(), error = %rule,
                     "provider answer refused, dead-lettered");

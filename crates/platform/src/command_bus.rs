@@ -33,6 +33,7 @@ use crate::consumer::{
 use crate::envelope::MessageContext;
 use crate::schema::SchemaRegistry;
 use crate::store;
+use crate::wake::Wake;
 
 /// A decoded, schema-valid command.
 #[derive(Debug, Clone)]
@@ -82,6 +83,8 @@ pub struct CommandBus<H> {
     pool: PgPool,
     schemas: Arc<SchemaRegistry>,
     handler: Arc<H>,
+    /// Signalled after each accepted command: its events are committed.
+    committed: Wake,
 }
 
 impl<H: CommandHandler> CommandBus<H> {
@@ -92,7 +95,14 @@ impl<H: CommandHandler> CommandBus<H> {
             pool,
             schemas,
             handler,
+            committed: Wake::default(),
         }
+    }
+
+    /// Signals `wake` (the relay's) after every accepted command.
+    pub fn signalling(mut self, wake: Wake) -> Self {
+        self.committed = wake;
+        self
     }
 
     /// A flag that is true while the bus holds a consuming broker session.
@@ -218,6 +228,7 @@ impl<H: CommandHandler> CommandBus<H> {
         };
         match self.handler.execute(command).await {
             Ok(Outcome::Accepted { aggregate_id }) => {
+                self.committed.signal();
                 let events = store::command_events(&self.pool, &command_id).await?;
                 Ok(Ok(CommandReply::accepted(
                     &command_id,

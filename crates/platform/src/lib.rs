@@ -24,6 +24,7 @@
 //! - [`service`]: running a write-side service: HTTP, relay and command bus until shutdown.
 //! - [`upcast`]: schema evolution: upcasters from an event's old payload versions to the current one.
 //! - [`shutdown`]: the process shutdown future.
+//! - [`wake`]: the in-process wake-up of a poller (relay, dispatcher) by whoever commits.
 //!
 //! Services share this crate and nothing else.
 
@@ -50,3 +51,4 @@ pub mod shutdown;
 pub mod store;
 pub mod telemetry;
 pub mod upcast;
+pub mod wake;

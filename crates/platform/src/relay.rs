@@ -17,6 +17,7 @@ use crate::broker::{self, EVENTS_EXCHANGE};
 use crate::config::RelaySettings;
 use crate::envelope::EventEnvelope;
 use crate::store::{self, Cursor, StoreError};
+use crate::wake::Wake;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -38,6 +39,7 @@ pub struct Relay {
     pool: PgPool,
     service: String,
     settings: RelaySettings,
+    wake: Wake,
 }
 
 impl Relay {
@@ -46,7 +48,14 @@ impl Relay {
             pool,
             service: service.into(),
             settings,
+            wake: Wake::default(),
         }
+    }
+
+    /// What the service's command path signals after each commit, so the relay
+    /// publishes at once rather than at its next poll ([`crate::wake`]).
+    pub fn wake(&self) -> Wake {
+        self.wake.clone()
     }
 
     /// Runs until `shutdown` resolves, reconnecting to the broker after any failure.
@@ -78,7 +87,7 @@ impl Relay {
         loop {
             let published = self.publish_next_batch(&channel).await?;
             if published == 0 {
-                tokio::time::sleep(self.settings.idle_poll).await;
+                self.wake.idle(self.settings.idle_poll).await;
             }
         }
     }

@@ -91,7 +91,9 @@ pub async fn build_write_side<H: CommandHandler>(
     let schemas = Arc::new(SchemaRegistry::compile(schemas)?);
     let handler = Arc::new(handler(pool.clone()));
     let listener = TcpListener::bind(&settings.http_addr).await?;
-    let bus = CommandBus::new(service, pool.clone(), schemas, handler);
+    let sealer = Sealer::new(pool.clone(), service, settings.relay.batch_size);
+    let relay = Relay::new(pool.clone(), service, settings.relay);
+    let bus = CommandBus::new(service, pool.clone(), schemas, handler).signalling(relay.wake());
     let health = Health::default()
         .with_postgres("postgres", pool.clone())
         .with_flag("rabbitmq", bus.connected());
@@ -99,8 +101,8 @@ pub async fn build_write_side<H: CommandHandler>(
         service: service.to_string(),
         listener,
         router: write_side_routes(service, &pool, health),
-        sealer: Sealer::new(pool.clone(), service, settings.relay.batch_size),
-        relay: Relay::new(pool.clone(), service, settings.relay),
+        sealer,
+        relay,
         pool,
         bus,
         amqp_url: settings.broker.amqp_url,

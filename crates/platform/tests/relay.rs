@@ -269,3 +269,34 @@ async fn of_two_relays_on_one_store_only_the_leader_publishes() -> anyhow::Resul
     assert_eq!(ids.into_iter().collect::<HashSet<_>>(), committed);
     drop_store(pool, &name).await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_relay_woken_after_a_commit_publishes_before_its_next_poll() -> anyhow::Result<()> {
+    let (pool, name) = fresh_store().await?;
+    let service = format!("relaytest{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let mut events = subscribe(&service).await?;
+    let settings = RelaySettings {
+        batch_size: 10,
+        idle_poll: Duration::from_secs(120),
+    };
+    let relay = Relay::new(pool.clone(), service.clone(), settings);
+    let wake = relay.wake();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let relay_task = tokio::spawn(relay.run(AMQP_URL.to_string(), async {
+        let _ = stopped.await;
+    }));
+    // Long enough for the relay to find the store empty and start its two-minute wait.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut tx = pool.begin().await?;
+    let id = insert_event(&mut tx, "woken", 1).await?;
+    tx.commit().await?;
+    wake.signal();
+    let published = tokio::time::timeout(Duration::from_secs(20), events.recv()).await;
+    let _ = stop.send(());
+    relay_task.await?;
+    let envelope = published
+        .map_err(|_| anyhow::anyhow!("not published: the relay waited for its poll"))?
+        .ok_or_else(|| anyhow::anyhow!("subscription ended"))?;
+    assert_eq!(envelope.event_id, id);
+    drop_store(pool, &name).await
+}

@@ -15,6 +15,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation};
 use platform::broker::{self, COMMANDS_EXCHANGE};
+use platform::wake::Wake;
 use sqlx::{PgPool, Row};
 use tokio_util::sync::CancellationToken;
 
@@ -45,11 +46,13 @@ enum DispatchError {
 pub struct Dispatcher {
     pool: PgPool,
     poll: Duration,
+    /// The engine's signal that a command was queued ([`crate::engine::Engine::queued`]).
+    queued: Wake,
 }
 
 impl Dispatcher {
-    pub fn new(pool: PgPool, poll: Duration) -> Self {
-        Self { pool, poll }
+    pub fn new(pool: PgPool, poll: Duration, queued: Wake) -> Self {
+        Self { pool, poll, queued }
     }
 
     /// Publishes until `stop` is cancelled, reconnecting after failures.
@@ -83,7 +86,7 @@ impl Dispatcher {
         while !stop.is_cancelled() {
             let published = self.publish_batch(&channel).await?;
             if published == 0 {
-                tokio::time::sleep(self.poll).await;
+                self.queued.idle(self.poll).await;
             }
         }
         broker::close(&connection, "saga dispatcher stopping").await;

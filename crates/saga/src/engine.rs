@@ -5,6 +5,7 @@
 //! decided again; a crash after it is harmless, since the input is then a duplicate.
 
 use chrono::Utc;
+use platform::wake::Wake;
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
@@ -65,11 +66,23 @@ pub enum EngineError {
 pub struct Engine {
     pool: PgPool,
     timing: Timing,
+    /// The dispatcher's wake-up, signalled after a decision is committed.
+    queued: Wake,
 }
 
 impl Engine {
     pub fn new(pool: PgPool, timing: Timing) -> Self {
-        Self { pool, timing }
+        Self {
+            pool,
+            timing,
+            queued: Wake::default(),
+        }
+    }
+
+    /// What the engine signals once a decision (and the command it sends) is committed,
+    /// for the [`crate::dispatcher::Dispatcher`] to wait on.
+    pub fn queued(&self) -> Wake {
+        self.queued.clone()
     }
 
     /// Starts the saga of a placed order, once per order.
@@ -101,6 +114,7 @@ impl Engine {
         }
         record(&mut tx, &decision, &cause).await?;
         tx.commit().await?;
+        self.queued.signal();
         Ok(Handled::Applied)
     }
 
@@ -134,6 +148,7 @@ impl Engine {
         .await?;
         record(&mut tx, &decision, &cause).await?;
         tx.commit().await?;
+        self.queued.signal();
         if decision.saga.status.is_terminal() {
             let status = decision.saga.status.as_str();
             metrics::counter!("sagas_finished_total", "status" => status).increment(1);

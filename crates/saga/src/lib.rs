@@ -96,8 +96,11 @@ impl Application {
             inputs::Replies::new(engine.clone()),
         )
         .reporting_to(self.replies_up);
-        let dispatcher =
-            dispatcher::Dispatcher::new(self.pool.clone(), self.settings.dispatch_poll);
+        let dispatcher = dispatcher::Dispatcher::new(
+            self.pool.clone(),
+            self.settings.dispatch_poll,
+            engine.queued(),
+        );
         let ticker = ticker::Ticker::new(self.pool, engine, self.settings.tick);
         let access = self.settings.access.clone();
         serve_until(
