@@ -153,6 +153,22 @@ pub fn read_committed_after_sql() -> String {
     )
 }
 
+/// Whether events after `after` are committed but not yet below the snapshot's xmin,
+/// so [`read_committed_after`] holds them back: a transaction that began before theirs
+/// commit is still open, in any database of the cluster (transaction ids are the
+/// cluster's). They become readable when it ends, which no commit here signals.
+pub async fn held_back_after(pool: &PgPool, after: Cursor) -> Result<bool, StoreError> {
+    let held: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events \
+         WHERE (tx_id, global_position) > ($1::text::xid8, $2))",
+    )
+    .bind(after.tx_id.to_string())
+    .bind(after.position)
+    .fetch_one(pool)
+    .await?;
+    Ok(held)
+}
+
 /// How many events are committed after `after` (the same horizon as
 /// [`read_committed_after`]).
 pub async fn count_committed_after(pool: &PgPool, after: Cursor) -> Result<i64, StoreError> {

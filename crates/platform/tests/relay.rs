@@ -300,3 +300,41 @@ async fn an_idle_relay_woken_after_a_commit_publishes_before_its_next_poll() -> 
     assert_eq!(envelope.event_id, id);
     drop_store(pool, &name).await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_held_back_by_an_older_open_transaction_is_published_once_it_ends(
+) -> anyhow::Result<()> {
+    let (pool, name) = fresh_store().await?;
+    let service = format!("relaytest{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let mut events = subscribe(&service).await?;
+    let settings = RelaySettings {
+        batch_size: 10,
+        idle_poll: Duration::from_secs(120),
+    };
+    let relay = Relay::new(pool.clone(), service.clone(), settings);
+    let wake = relay.wake();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let relay_task = tokio::spawn(relay.run(AMQP_URL.to_string(), async {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // An older transaction with an id: the event's commit stays above the snapshot's xmin.
+    let mut older = pool.begin().await?;
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *older)
+        .await?;
+    let mut tx = pool.begin().await?;
+    let id = insert_event(&mut tx, "held-back", 1).await?;
+    tx.commit().await?;
+    wake.signal();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    older.rollback().await?;
+    let published = tokio::time::timeout(Duration::from_secs(20), events.recv()).await;
+    let _ = stop.send(());
+    relay_task.await?;
+    let envelope = published
+        .map_err(|_| anyhow::anyhow!("not published: the relay waited for its poll"))?
+        .ok_or_else(|| anyhow::anyhow!("subscription ended"))?;
+    assert_eq!(envelope.event_id, id);
+    drop_store(pool, &name).await
+}
