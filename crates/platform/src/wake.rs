@@ -9,9 +9,9 @@
 //! keeps it), so a commit that lands between the poller's last read and its wait is
 //! never missed; signals sent meanwhile make one wake-up.
 //!
-//! Why not PostgreSQL's `LISTEN`/`NOTIFY`: a transaction that notifies takes a
-//! database-wide lock at commit, which would serialise the group-committed appends the
-//! command path relies on.
+//! Why not PostgreSQL's `LISTEN`/`NOTIFY`: a transaction that notifies takes one
+//! lock for the whole cluster at commit, which would serialise the group-committed
+//! appends the command path relies on.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -270,71 +270,85 @@ async fn of_two_relays_on_one_store_only_the_leader_publishes() -> anyhow::Resul
     drop_store(pool, &name).await
 }
 
+/// A relay on a fresh store that polls only every two minutes, already idle, and a
+/// subscription to what it publishes.
+struct IdleRelay {
+    pool: PgPool,
+    name: String,
+    wake: platform::wake::Wake,
+    events: tokio::sync::mpsc::UnboundedReceiver<EventEnvelope>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl IdleRelay {
+    async fn start() -> anyhow::Result<Self> {
+        let (pool, name) = fresh_store().await?;
+        let service = format!("relaytest{}", &Uuid::new_v4().simple().to_string()[..8]);
+        let events = subscribe(&service).await?;
+        let settings = RelaySettings {
+            batch_size: 10,
+            idle_poll: Duration::from_secs(120),
+        };
+        let relay = Relay::new(pool.clone(), service, settings);
+        let wake = relay.wake();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(relay.run(AMQP_URL.to_string(), async {
+            let _ = stopped.await;
+        }));
+        // Long enough for the relay to find the store empty and start its long wait.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok(Self {
+            pool,
+            name,
+            wake,
+            events,
+            stop,
+            task,
+        })
+    }
+
+    /// Commits one event; returns its id.
+    async fn commit_one(&self, aggregate: &str) -> anyhow::Result<Uuid> {
+        let mut tx = self.pool.begin().await?;
+        let id = insert_event(&mut tx, aggregate, 1).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Asserts that `id` is published well before the relay's next poll, then stops.
+    async fn published_soon(mut self, id: Uuid) -> anyhow::Result<()> {
+        let published = tokio::time::timeout(Duration::from_secs(20), self.events.recv()).await;
+        let _ = self.stop.send(());
+        self.task.await?;
+        let envelope = published
+            .map_err(|_| anyhow::anyhow!("not published: the relay waited for its poll"))?
+            .ok_or_else(|| anyhow::anyhow!("subscription ended"))?;
+        assert_eq!(envelope.event_id, id);
+        drop_store(self.pool, &self.name).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_relay_woken_after_a_commit_publishes_before_its_next_poll() -> anyhow::Result<()> {
-    let (pool, name) = fresh_store().await?;
-    let service = format!("relaytest{}", &Uuid::new_v4().simple().to_string()[..8]);
-    let mut events = subscribe(&service).await?;
-    let settings = RelaySettings {
-        batch_size: 10,
-        idle_poll: Duration::from_secs(120),
-    };
-    let relay = Relay::new(pool.clone(), service.clone(), settings);
-    let wake = relay.wake();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let relay_task = tokio::spawn(relay.run(AMQP_URL.to_string(), async {
-        let _ = stopped.await;
-    }));
-    // Long enough for the relay to find the store empty and start its two-minute wait.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let mut tx = pool.begin().await?;
-    let id = insert_event(&mut tx, "woken", 1).await?;
-    tx.commit().await?;
-    wake.signal();
-    let published = tokio::time::timeout(Duration::from_secs(20), events.recv()).await;
-    let _ = stop.send(());
-    relay_task.await?;
-    let envelope = published
-        .map_err(|_| anyhow::anyhow!("not published: the relay waited for its poll"))?
-        .ok_or_else(|| anyhow::anyhow!("subscription ended"))?;
-    assert_eq!(envelope.event_id, id);
-    drop_store(pool, &name).await
+    let relay = IdleRelay::start().await?;
+    let id = relay.commit_one("woken").await?;
+    relay.wake.signal();
+    relay.published_soon(id).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_held_back_by_an_older_open_transaction_is_published_once_it_ends(
 ) -> anyhow::Result<()> {
-    let (pool, name) = fresh_store().await?;
-    let service = format!("relaytest{}", &Uuid::new_v4().simple().to_string()[..8]);
-    let mut events = subscribe(&service).await?;
-    let settings = RelaySettings {
-        batch_size: 10,
-        idle_poll: Duration::from_secs(120),
-    };
-    let relay = Relay::new(pool.clone(), service.clone(), settings);
-    let wake = relay.wake();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let relay_task = tokio::spawn(relay.run(AMQP_URL.to_string(), async {
-        let _ = stopped.await;
-    }));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let relay = IdleRelay::start().await?;
     // An older transaction with an id: the event's commit stays above the snapshot's xmin.
-    let mut older = pool.begin().await?;
+    let mut older = relay.pool.begin().await?;
     sqlx::query("SELECT pg_current_xact_id()")
         .execute(&mut *older)
         .await?;
-    let mut tx = pool.begin().await?;
-    let id = insert_event(&mut tx, "held-back", 1).await?;
-    tx.commit().await?;
-    wake.signal();
+    let id = relay.commit_one("held-back").await?;
+    relay.wake.signal();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     older.rollback().await?;
-    let published = tokio::time::timeout(Duration::from_secs(20), events.recv()).await;
-    let _ = stop.send(());
-    relay_task.await?;
-    let envelope = published
-        .map_err(|_| anyhow::anyhow!("not published: the relay waited for its poll"))?
-        .ok_or_else(|| anyhow::anyhow!("subscription ended"))?;
-    assert_eq!(envelope.event_id, id);
-    drop_store(pool, &name).await
+    relay.published_soon(id).await
 }
