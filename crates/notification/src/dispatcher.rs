@@ -33,6 +33,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use cqrs_es::AggregateError;
 use platform::envelope::{MessageContext, CORRELATION_ID};
 use platform::store::{self, Cursor, StoreError, StoredEvent};
+use platform::wake::Wake;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
@@ -113,6 +114,10 @@ pub struct Dispatcher<S> {
     notifications: Notifications,
     sender: S,
     settings: DispatcherSettings,
+    /// Signalled by the command bus when a notification is requested.
+    requested: Wake,
+    /// The relay's, signalled once a delivery is recorded.
+    recorded: Wake,
 }
 
 impl<S: Sender> Dispatcher<S> {
@@ -125,7 +130,21 @@ impl<S: Sender> Dispatcher<S> {
             pool,
             sender,
             settings,
+            requested: Wake::default(),
+            recorded: Wake::default(),
         }
+    }
+
+    /// What the command bus signals after a command, so an idle dispatcher delivers a
+    /// new request at once rather than at its next poll ([`platform::wake`]).
+    pub fn wake(&self) -> Wake {
+        self.requested.clone()
+    }
+
+    /// Signals `relay` after each recorded delivery, so its event leaves at once.
+    pub fn signalling(mut self, relay: Wake) -> Self {
+        self.recorded = relay;
+        self
     }
 
     /// Runs until `shutdown` is cancelled, restarting from the checkpoint after any
@@ -157,11 +176,20 @@ impl<S: Sender> Dispatcher<S> {
             if followed + retried == 0 {
                 tokio::select! {
                     () = shutdown.cancelled() => {}
-                    () = tokio::time::sleep(self.settings.idle_poll) => {}
+                    () = self.idle(cursor) => {}
                 }
             }
         }
         Ok(())
+    }
+
+    /// Waits for a request or the next poll; only briefly while committed events after
+    /// `cursor` wait for an older transaction to end ([`store::held_back_after`]).
+    async fn idle(&self, cursor: Cursor) {
+        match store::held_back_after(&self.pool, cursor).await {
+            Ok(true) => tokio::time::sleep(store::HELD_BACK_RECHECK).await,
+            _ => self.requested.idle(self.settings.idle_poll).await,
+        }
     }
 
     /// Handles the next batch of events after `cursor`; returns how many it handled.
@@ -285,7 +313,9 @@ impl<S: Sender> Dispatcher<S> {
         self.notifications
             .execute(command, metadata)
             .await
-            .map_err(|e| aggregate_error(notification_id, e))
+            .map_err(|e| aggregate_error(notification_id, e))?;
+        self.recorded.signal();
+        Ok(())
     }
 
     async fn attempt(&self, outgoing: &Outgoing) -> DeliveryOutcome {

@@ -79,7 +79,7 @@ pub async fn build_with_sender<S: Sender>(
     let policy = DeliveryPolicy {
         max_attempts: settings.dispatcher.max_attempts,
     };
-    let write_side = build_write_side(
+    let mut write_side = build_write_side(
         SERVICE,
         settings.service,
         &MIGRATOR,
@@ -87,7 +87,9 @@ pub async fn build_with_sender<S: Sender>(
         |pool| Notifications::new(pool, policy),
     )
     .await?;
-    let dispatcher = Dispatcher::new(write_side.pool.clone(), sender, settings.dispatcher);
+    let dispatcher = Dispatcher::new(write_side.pool.clone(), sender, settings.dispatcher)
+        .signalling(write_side.relay.wake());
+    write_side.bus = write_side.bus.signalling(dispatcher.wake());
     Ok(Application {
         write_side,
         dispatcher,

@@ -61,7 +61,9 @@ pub struct DispatcherSettings {
     pub retry_backoff: Duration,
     /// How many events one read of the store takes.
     pub batch_size: i64,
-    /// How long the dispatcher sleeps when it found nothing to do.
+    /// The longest the dispatcher sleeps when it found nothing to do: a request wakes it
+    /// at once, and while committed events wait for an older transaction it looks again
+    /// every 10 ms.
     pub idle_poll: Duration,
 }
 

@@ -214,3 +214,33 @@ async fn of_two_dispatchers_on_one_store_only_one_sends() -> anyhow::Result<()> 
     assert_eq!(sender.attempts().len(), 10, "each notification sent once");
     drop_store(pool, &name).await
 }
+
+#[tokio::test]
+async fn an_idle_dispatcher_woken_by_a_request_delivers_it_before_its_next_poll(
+) -> anyhow::Result<()> {
+    let (pool, name) = fresh_store().await?;
+    let settings = DispatcherSettings {
+        idle_poll: Duration::from_secs(120),
+        ..settings(5)
+    };
+    let dispatcher = Dispatcher::new(pool.clone(), FlakySender::default(), settings);
+    let wake = dispatcher.wake();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(dispatcher.run(stop.clone()));
+    // Long enough for the dispatcher to find nothing and start its two-minute wait.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    request(&pool, "n1").await?;
+    wake.signal();
+    let started = Instant::now();
+    let mut events = event_types(&pool, "n1").await?;
+    while events.last().map(String::as_str) != Some("NotificationSent")
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        events = event_types(&pool, "n1").await?;
+    }
+    stop.cancel();
+    running.await?;
+    assert_eq!(events, ["NotificationRequested", "NotificationSent"]);
+    drop_store(pool, &name).await
+}

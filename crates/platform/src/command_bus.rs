@@ -84,7 +84,7 @@ pub struct CommandBus<H> {
     schemas: Arc<SchemaRegistry>,
     handler: Arc<H>,
     /// Signalled after each accepted command: its events are committed.
-    committed: Wake,
+    committed: Vec<Wake>,
 }
 
 impl<H: CommandHandler> CommandBus<H> {
@@ -95,13 +95,14 @@ impl<H: CommandHandler> CommandBus<H> {
             pool,
             schemas,
             handler,
-            committed: Wake::default(),
+            committed: Vec::new(),
         }
     }
 
-    /// Signals `wake` (the relay's) after every accepted command.
+    /// Signals `wake` (the relay's, a dispatcher's) after every accepted command, as
+    /// well as those it signalled already.
     pub fn signalling(mut self, wake: Wake) -> Self {
-        self.committed = wake;
+        self.committed.push(wake);
         self
     }
 
@@ -228,7 +229,7 @@ impl<H: CommandHandler> CommandBus<H> {
         };
         match self.handler.execute(command).await {
             Ok(Outcome::Accepted { aggregate_id }) => {
-                self.committed.signal();
+                self.committed.iter().for_each(Wake::signal);
                 let events = store::command_events(&self.pool, &command_id).await?;
                 Ok(Ok(CommandReply::accepted(
                     &command_id,

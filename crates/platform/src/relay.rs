@@ -33,10 +33,6 @@ pub enum RelayError {
     Envelope(#[from] serde_json::Error),
 }
 
-/// How soon an idle relay looks again while committed events wait for an older
-/// transaction to end.
-const HELD_BACK_RECHECK: Duration = Duration::from_millis(10);
-
 /// The relay of one service's store.
 #[derive(Clone)]
 pub struct Relay {
@@ -94,7 +90,7 @@ impl Relay {
                 continue;
             }
             if self.held_back().await? {
-                tokio::time::sleep(HELD_BACK_RECHECK.min(self.settings.idle_poll)).await;
+                tokio::time::sleep(store::HELD_BACK_RECHECK.min(self.settings.idle_poll)).await;
             } else {
                 self.wake.idle(self.settings.idle_poll).await;
             }
