@@ -51,8 +51,8 @@ impl Servers {
         rabbitmqctl(&full).await
     }
 
-    /// The bindings from `exchange` to durable, named queues in `vhost`, as
-    /// `(queue, routing key)`: the services' own queues, not the server-named ones.
+    /// The bindings from `exchange` to queues in `vhost`, as `(queue, routing key)`:
+    /// the services' named queues, not the server-named (`amq.*`) private ones.
     pub async fn queue_bindings(
         &self,
         vhost: &str,
