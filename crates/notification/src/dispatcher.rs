@@ -174,22 +174,14 @@ impl<S: Sender> Dispatcher<S> {
             let followed = self.follow(&mut cursor, shutdown).await?;
             let retried = self.retry_due(shutdown).await?;
             if followed + retried == 0 {
+                let poll = self.settings.idle_poll;
                 tokio::select! {
                     () = shutdown.cancelled() => {}
-                    () = self.idle(cursor) => {}
+                    idled = self.requested.idle_following(&self.pool, cursor, poll) => idled?,
                 }
             }
         }
         Ok(())
-    }
-
-    /// Waits for a request or the next poll; only briefly while committed events after
-    /// `cursor` wait for an older transaction to end ([`store::held_back_after`]).
-    async fn idle(&self, cursor: Cursor) {
-        match store::held_back_after(&self.pool, cursor).await {
-            Ok(true) => tokio::time::sleep(store::HELD_BACK_RECHECK).await,
-            _ => self.requested.idle(self.settings.idle_poll).await,
-        }
     }
 
     /// Handles the next batch of events after `cursor`; returns how many it handled.

@@ -86,23 +86,12 @@ impl Relay {
             broker::bounded("opening the channel", self.open_channel(&connection)).await?;
         loop {
             let published = self.publish_next_batch(&channel).await?;
-            if published > 0 {
-                continue;
-            }
-            if self.held_back().await? {
-                tokio::time::sleep(store::HELD_BACK_RECHECK.min(self.settings.idle_poll)).await;
-            } else {
-                self.wake.idle(self.settings.idle_poll).await;
+            if published == 0 {
+                let after = self.load_checkpoint().await?;
+                let poll = self.settings.idle_poll;
+                self.wake.idle_following(&self.pool, after, poll).await?;
             }
         }
-    }
-
-    /// Whether committed events wait for an older transaction to end
-    /// ([`store::held_back_after`]): its end wakes no one, so the relay looks again
-    /// soon rather than at its next poll (or, woken by the commit, publishing nothing).
-    async fn held_back(&self) -> Result<bool, RelayError> {
-        let after = self.load_checkpoint().await?;
-        Ok(store::held_back_after(&self.pool, after).await?)
     }
 
     /// Waits until this relay is the only one publishing its service's store

@@ -154,7 +154,8 @@ pub fn read_committed_after_sql() -> String {
 }
 
 /// How soon a follower of the store with nothing to read looks again while
-/// [`held_back_after`] says committed events wait (rather than at its next poll).
+/// [`held_back_after`] says committed events wait (rather than at its next poll; see
+/// [`crate::wake::Wake::idle_following`]).
 pub const HELD_BACK_RECHECK: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Whether events after `after` are committed but not yet below the snapshot's xmin,

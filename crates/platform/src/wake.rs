@@ -7,7 +7,9 @@
 //!
 //! A signal sent while no one waits is kept (one permit, as [`Notify::notify_one`]
 //! keeps it), so a commit that lands between the poller's last read and its wait is
-//! never missed; signals sent meanwhile make one wake-up.
+//! never missed; signals sent meanwhile make one wake-up. A poller that follows the
+//! event store waits with [`Wake::idle_following`], which also covers commits that
+//! its read still holds back.
 //!
 //! Why not PostgreSQL's `LISTEN`/`NOTIFY`: a transaction that notifies takes one
 //! lock for the whole cluster at commit, which would serialise the group-committed
@@ -16,7 +18,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use tokio::sync::Notify;
+
+use crate::store::{self, Cursor, StoreError};
 
 /// A poller's wake-up. Cheap to clone; clones signal the same poller.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +39,25 @@ impl Wake {
             () = self.0.notified() => {}
             () = tokio::time::sleep(poll) => {}
         }
+    }
+
+    /// The idle wait of a follower of the event store that read nothing after `after`
+    /// (the relay, the notification dispatcher): [`Self::idle`], unless committed events
+    /// there wait for an older transaction to end ([`store::held_back_after`]). That end
+    /// signals no one, so the follower then looks again after
+    /// [`store::HELD_BACK_RECHECK`] instead.
+    pub async fn idle_following(
+        &self,
+        pool: &PgPool,
+        after: Cursor,
+        poll: Duration,
+    ) -> Result<(), StoreError> {
+        if store::held_back_after(pool, after).await? {
+            tokio::time::sleep(store::HELD_BACK_RECHECK.min(poll)).await;
+        } else {
+            self.idle(poll).await;
+        }
+        Ok(())
     }
 }
 
