@@ -81,11 +81,8 @@ impl Reorderer {
                 bind(&channel, &held, key).await?;
                 unbind(&channel, queue, key).await?;
             }
-            let hand_on = HandOn {
-                overtaken: overtaken.clone(),
-                finishing: finishing.clone(),
-                ..HandOn::new(&connection, queue).await?
-            };
+            let hand_on =
+                HandOn::new(&connection, queue, overtaken.clone(), finishing.clone()).await?;
             tasks.push(tokio::spawn(hand_on.run()));
         }
         Ok(Self {
@@ -161,7 +158,12 @@ struct HandOn {
 }
 
 impl HandOn {
-    async fn new(connection: &lapin::Connection, queue: &str) -> anyhow::Result<Self> {
+    async fn new(
+        connection: &lapin::Connection,
+        queue: &str,
+        overtaken: Arc<AtomicUsize>,
+        finishing: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let channel = connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -178,8 +180,8 @@ impl HandOn {
             channel,
             consumer,
             queue: queue.to_string(),
-            overtaken: Arc::default(),
-            finishing: CancellationToken::new(),
+            overtaken,
+            finishing,
         })
     }
 
