@@ -85,9 +85,8 @@ impl Relay {
         let channel =
             broker::bounded("opening the channel", self.open_channel(&connection)).await?;
         loop {
-            let published = self.publish_next_batch(&channel).await?;
-            if published == 0 {
-                let after = self.load_checkpoint().await?;
+            let after = self.load_checkpoint().await?;
+            if self.publish_batch_after(&channel, after).await? == 0 {
                 let poll = self.settings.idle_poll;
                 self.wake.idle_following(&self.pool, after, poll).await?;
             }
@@ -117,8 +116,17 @@ impl Relay {
     /// Publishes the next batch and advances the checkpoint; returns how many events
     /// were published (0 when the store had nothing new).
     pub async fn publish_next_batch(&self, channel: &Channel) -> Result<usize, RelayError> {
-        let started = Instant::now();
         let after = self.load_checkpoint().await?;
+        self.publish_batch_after(channel, after).await
+    }
+
+    /// [`Self::publish_next_batch`] from `after`, the checkpoint as just loaded.
+    async fn publish_batch_after(
+        &self,
+        channel: &Channel,
+        after: Cursor,
+    ) -> Result<usize, RelayError> {
+        let started = Instant::now();
         let batch =
             store::read_committed_after(&self.pool, after, self.settings.batch_size).await?;
         let Some(last) = batch.last().map(|event| event.cursor) else {
