@@ -271,7 +271,7 @@ impl Projections {
         let summaries = redis_orders::summarize(orders.iter().map(|(e, o)| (*e, o)));
         let calls = self.order_calls(view, version, &summaries);
         if !calls.is_empty() {
-            redis_orders::run_pipelined(&self.store.redis, &calls).await?;
+            redis_orders::run_pipelined(&self.store.redis, calls).await?;
         }
         Ok(true)
     }

@@ -43,8 +43,8 @@ pub const ORDERS_PER_CALL: usize = 100;
 /// How many orders `recent_orders` keeps per customer.
 pub const RECENT_ORDERS_CAP: i64 = 20;
 
-static ORDER_STATUS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+static ORDER_STATUS: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
         r"
 -- KEYS: one hash per order; ARGV: five per order (sequence, order id, status,
 -- customer or '', updated at)
@@ -69,8 +69,8 @@ return applied
     )
 });
 
-static BEST_SELLERS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+static BEST_SELLERS: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
         r"
 -- KEYS[1]: the ranking, then one memo per order; ARGV: three per order (sequence,
 -- status, lines or '')
@@ -118,8 +118,8 @@ return applied
     )
 });
 
-static RECENT_ORDERS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+static RECENT_ORDERS: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
         r"
 -- KEYS: one set per customer; ARGV[1]: the cap, then per customer the number of its
 -- orders and as many (score, order id) pairs
@@ -141,6 +141,33 @@ return added
     )
 });
 
+/// A script with its source, which a page's pipeline loads ahead of the calls that name
+/// it by hash.
+struct Lua {
+    source: &'static str,
+    script: Script,
+}
+
+impl Lua {
+    fn new(source: &'static str) -> Self {
+        Self {
+            source,
+            script: Script::new(source),
+        }
+    }
+
+    fn hash(&self) -> &str {
+        self.script.get_hash()
+    }
+
+    /// `SCRIPT LOAD`: idempotent, and it answers the hash the calls name.
+    fn load(&self) -> redis::Cmd {
+        let mut load = redis::cmd("SCRIPT");
+        load.arg("LOAD").arg(self.source);
+        load
+    }
+}
+
 fn outcome(applied: i64) -> Outcome {
     if applied > 0 {
         Outcome::Applied
@@ -153,14 +180,14 @@ fn outcome(applied: i64) -> Outcome {
 /// run alone ([`ScriptCall::run`]) or with the rest of a page in one pipeline
 /// ([`run_pipelined`]).
 pub struct ScriptCall {
-    script: &'static Script,
+    script: &'static Lua,
     command: redis::Cmd,
 }
 
 impl ScriptCall {
-    fn new(script: &'static Script, keys: &[&str]) -> Self {
+    fn new(script: &'static Lua, keys: &[&str]) -> Self {
         let mut command = redis::cmd("EVALSHA");
-        command.arg(script.get_hash()).arg(keys.len()).arg(keys);
+        command.arg(script.hash()).arg(keys.len()).arg(keys);
         Self { script, command }
     }
 
@@ -176,7 +203,7 @@ impl ScriptCall {
             Err(err)
                 if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
             {
-                self.script.prepare_invoke().load_async(&mut redis).await?;
+                self.script.load().query_async::<String>(&mut redis).await?;
                 self.command.query_async::<i64>(&mut redis).await?
             }
             other => other?,
@@ -185,27 +212,26 @@ impl ScriptCall {
     }
 }
 
-/// Runs `calls` in order in one round trip, after loading their scripts (idempotent,
-/// and it spares a `NOSCRIPT` halfway through the page). An error from any call fails
-/// the whole: the calls before it took effect, which idempotent scripts make harmless
-/// when the page is applied again.
+/// Runs `calls` in order in one round trip, behind a `SCRIPT LOAD` of each script they
+/// name (idempotent, and it spares a `NOSCRIPT` halfway through the page). An error
+/// from any call fails the whole: the calls before it took effect, which idempotent
+/// scripts make harmless when the page is applied again.
 pub async fn run_pipelined(
     redis: &ConnectionManager,
-    calls: &[ScriptCall],
+    calls: Vec<ScriptCall>,
 ) -> Result<(), redis::RedisError> {
-    let mut redis = redis.clone();
+    let mut pipeline = redis::pipe();
     let mut loaded: Vec<&str> = Vec::new();
-    for call in calls {
-        if !loaded.contains(&call.script.get_hash()) {
-            call.script.prepare_invoke().load_async(&mut redis).await?;
-            loaded.push(call.script.get_hash());
+    for call in &calls {
+        if !loaded.contains(&call.script.hash()) {
+            pipeline.add_command(call.script.load()).ignore();
+            loaded.push(call.script.hash());
         }
     }
-    let mut pipeline = redis::pipe();
     for call in calls {
-        pipeline.add_command(call.command.clone()).ignore();
+        pipeline.add_command(call.command).ignore();
     }
-    pipeline.query_async::<()>(&mut redis).await
+    pipeline.query_async::<()>(&mut redis.clone()).await
 }
 
 /// What consecutive events of one order leave in the views kept in Redis: the last
