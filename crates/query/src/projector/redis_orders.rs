@@ -212,10 +212,10 @@ impl ScriptCall {
     }
 }
 
-/// Runs `calls` in order in one round trip, behind a `SCRIPT LOAD` of each script they
-/// name (idempotent, and it spares a `NOSCRIPT` halfway through the page). An error
-/// from any call fails the whole: the calls before it took effect, which idempotent
-/// scripts make harmless when the page is applied again.
+/// Runs `calls` in order in one round trip, the pipeline opening with a `SCRIPT LOAD` of
+/// each script they name (idempotent, and it spares a `NOSCRIPT` halfway through the
+/// page). An error from any call fails the whole: the calls before it took effect, which
+/// idempotent scripts make harmless when the page is applied again.
 pub async fn run_pipelined(
     redis: &ConnectionManager,
     calls: Vec<ScriptCall>,
