@@ -174,27 +174,25 @@ pub async fn held_back_after(pool: &PgPool, after: Cursor) -> Result<bool, Store
     Ok(held)
 }
 
-/// How many events are committed after `after` (the same horizon as
-/// [`read_committed_after`]).
-pub async fn count_committed_after(pool: &PgPool, after: Cursor) -> Result<i64, StoreError> {
-    count_committed_after_upto(pool, after, i64::MAX).await
+/// The highest position in the store (0 when it is empty): one step down the
+/// position's unique index, whatever the store holds.
+pub async fn highest_position(pool: &PgPool) -> Result<i64, StoreError> {
+    let highest: Option<i64> = sqlx::query_scalar("SELECT max(global_position) FROM events")
+        .fetch_one(pool)
+        .await?;
+    Ok(highest.unwrap_or(0))
 }
 
-/// [`count_committed_after`], but counting no further than `cap`: the answer is
-/// `min(count, cap)`, at a cost bounded by `cap`.
-pub async fn count_committed_after_upto(
-    pool: &PgPool,
-    after: Cursor,
-    cap: i64,
-) -> Result<i64, StoreError> {
+/// How many events are committed after `after` (the same horizon as
+/// [`read_committed_after`]); as dear as what it counts.
+pub async fn count_committed_after(pool: &PgPool, after: Cursor) -> Result<i64, StoreError> {
     let count = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT 1 FROM events \
+        "SELECT count(*) FROM events \
          WHERE (tx_id, global_position) > ($1::text::xid8, $2) \
-           AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) LIMIT $3) AS counted",
+           AND tx_id < pg_snapshot_xmin(pg_current_snapshot())",
     )
     .bind(after.tx_id.to_string())
     .bind(after.position)
-    .bind(cap)
     .fetch_one(pool)
     .await?;
     Ok(count)

@@ -97,10 +97,12 @@ async fn an_event_is_claimed_once_per_consumer() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn a_capped_count_says_at_most_its_cap_and_the_plain_count_says_all() -> anyhow::Result<()> {
-    use platform::store::{count_committed_after, count_committed_after_upto, Cursor};
+async fn the_count_says_every_committed_event_and_the_highest_position_the_last_drawn(
+) -> anyhow::Result<()> {
+    use platform::store::{count_committed_after, highest_position, read_committed_after, Cursor};
 
     let (pool, name) = fresh_store().await?;
+    assert_eq!(highest_position(&pool).await?, 0, "an empty store");
     for n in 0..5 {
         append_atomically(&pool, &[append(&format!("agg-{n}"), 1, "c")]).await?;
     }
@@ -112,8 +114,10 @@ async fn a_capped_count_says_at_most_its_cap_and_the_plain_count_says_all() -> a
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(count_committed_after(&pool, start).await?, 5);
-    assert_eq!(count_committed_after_upto(&pool, start, 3).await?, 3);
-    assert_eq!(count_committed_after_upto(&pool, start, 9).await?, 5);
+    let last = read_committed_after(&pool, start, 10).await?;
+    assert_eq!(last.len(), 5);
+    let drawn = last.iter().map(|e| e.cursor.position).max();
+    assert_eq!(Some(highest_position(&pool).await?), drawn);
     drop_store(pool, &name).await
 }
 
