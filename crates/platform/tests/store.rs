@@ -114,9 +114,9 @@ async fn the_count_says_every_committed_event_and_the_highest_position_the_last_
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(count_committed_after(&pool, start).await?, 5);
-    let last = read_committed_after(&pool, start, 10).await?;
-    assert_eq!(last.len(), 5);
-    let drawn = last.iter().map(|e| e.cursor.position).max();
+    let events = read_committed_after(&pool, start, 10).await?;
+    assert_eq!(events.len(), 5);
+    let drawn = events.iter().map(|e| e.cursor.position).max();
     assert_eq!(Some(highest_position(&pool).await?), drawn);
     drop_store(pool, &name).await
 }
