@@ -42,6 +42,9 @@ use crate::http::ApiError;
 use crate::payload::{Payload, RawPayload};
 use crate::store::{self, Cursor};
 
+mod shared;
+pub use shared::{PageResult, Slot};
+
 /// The most events one page holds.
 pub const MAX_PAGE: i64 = 5_000;
 
@@ -164,6 +167,9 @@ pub enum FeedError {
     Status { url: String, status: u16 },
     #[error("the reader of feed {url} stopped before the feed's end")]
     Interrupted { url: String },
+    /// The failure of a page read for several readers.
+    #[error(transparent)]
+    Shared(std::sync::Arc<FeedError>),
 }
 
 /// Reads one service's feed.
@@ -171,6 +177,8 @@ pub enum FeedError {
 pub struct FeedClient {
     http: reqwest::Client,
     base_url: String,
+    /// Shared by the clones: the pages rebuilds read together ([`shared`]).
+    pages: std::sync::Arc<shared::Pages>,
 }
 
 impl FeedClient {
@@ -188,6 +196,7 @@ impl FeedClient {
         Self {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
+            pages: Default::default(),
         }
     }
 
@@ -210,6 +219,16 @@ impl FeedClient {
         );
         let response = self.send(&url).await?;
         Ok(PendingPage { url, response })
+    }
+
+    /// The page after `after`, read on a task of its own; with `shared`, the same page
+    /// as every other shared reader of this client asking for it meanwhile (rebuilds:
+    /// see [`shared`]).
+    pub fn slot(&self, after: Cursor, limit: i64, shared: bool) -> Slot {
+        match shared {
+            true => self.pages.slot(self, after, limit),
+            false => shared::unshared(self, after, limit),
+        }
     }
 
     /// How many events are committed after `after`.

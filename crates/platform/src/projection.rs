@@ -38,7 +38,7 @@ use crate::store::Cursor;
 
 mod read_ahead;
 mod set;
-use read_ahead::ReadAhead;
+use read_ahead::{ReadAhead, Reading};
 pub use set::{AnyRunner, ProjectionSet, Wakeups};
 
 /// Why one event was not applied.
@@ -300,6 +300,18 @@ impl Progress {
     }
 }
 
+/// Why a runner reads its feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Keeping the current version current.
+    Live,
+    /// Building the next version while the current one serves: pages are shared with
+    /// the other rebuilds reading the same feed ([`crate::feed::FeedClient::slot`]).
+    Rebuilding,
+    /// The rebuild's last reading, alone, before its version is made current.
+    Swapping,
+}
+
 /// Keeps one projection current, and rebuilds it on demand.
 pub struct Runner<P, B> {
     projection: P,
@@ -376,13 +388,13 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
     pub async fn pass(&self) -> Result<u64, RunError> {
         let _gate = self.gate.lock().await;
         let version = self.book.current_version(self.projection.name()).await?;
-        self.catch_up_all(version, false).await
+        self.catch_up_all(version, Pass::Live).await
     }
 
-    async fn catch_up_all(&self, version: u32, count_progress: bool) -> Result<u64, RunError> {
+    async fn catch_up_all(&self, version: u32, pass: Pass) -> Result<u64, RunError> {
         let mut applied = 0;
         for source in self.projection.sources() {
-            applied += self.catch_up(version, source, count_progress).await?;
+            applied += self.catch_up(version, source, pass).await?;
         }
         Ok(applied)
     }
@@ -391,16 +403,15 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
     /// page one batch and one checkpoint, while the pages after it are read ahead
     /// ([`ReadAhead`]): reading the feed costs more than writing most views, so neither
     /// waits for the other.
-    async fn catch_up(
-        &self,
-        version: u32,
-        source: &str,
-        count_progress: bool,
-    ) -> Result<u64, RunError> {
+    async fn catch_up(&self, version: u32, source: &str, pass: Pass) -> Result<u64, RunError> {
         let name = self.projection.name();
         let feed = self.feeds.get(source)?;
         let after = self.book.checkpoint(name, version, source).await?;
-        let mut pages = ReadAhead::start(feed, after, self.settings.page);
+        let reading = Reading {
+            size: self.settings.page,
+            shared: pass == Pass::Rebuilding,
+        };
+        let mut pages = ReadAhead::start(feed, after, reading);
         let mut applied = 0;
         while let Some(page) = pages.next().await? {
             let Some(last) = page.events.last().map(|e| e.cursor) else {
@@ -413,7 +424,7 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
                 .await?;
             let count = page.events.len() as u64;
             applied += count;
-            if count_progress {
+            if pass != Pass::Live {
                 self.progress.add(count);
             }
             self.lag(source, page.remaining);
@@ -506,11 +517,11 @@ impl<P: Projection, B: Bookkeeping> Runner<P, B> {
             total += self.feeds.get(source)?.count(Cursor::default()).await?;
         }
         self.progress.begin(total.max(0) as u64);
-        self.catch_up_all(next, true).await?;
+        self.catch_up_all(next, Pass::Rebuilding).await?;
         {
             let _gate = self.gate.lock().await;
             self.progress.set_state("swapping");
-            self.catch_up_all(next, true).await?;
+            self.catch_up_all(next, Pass::Swapping).await?;
             self.book.promote(name, next).await?;
         }
         tracing::info!(

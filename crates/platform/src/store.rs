@@ -43,6 +43,7 @@ use crate::payload::Payload;
     Default,
     PartialEq,
     Eq,
+    Hash,
     PartialOrd,
     Ord,
     serde::Serialize,

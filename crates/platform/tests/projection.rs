@@ -3,7 +3,7 @@
 //! store outage that parks nothing, and a rebuild that becomes current and equals the
 //! live version; a feed that does not announce its next page in its headers; pages
 //! applied as batches, and a failed batch applied again event by
-//! event. The read model is the test's own (a map per version), since what is
+//! event; pages shared by readers asking for them at once, and rebuilds run together. The read model is the test's own (a map per version), since what is
 //! under test is the runner, not a read store.
 
 mod support;
@@ -33,6 +33,11 @@ struct StockCount {
     /// Whether pages go through `apply_batch`, and how many batches succeeded.
     batching: AtomicBool,
     batches: AtomicU64,
+}
+
+fn view(model: &StockCount, version: u32) -> BTreeMap<String, i64> {
+    let views = model.views.lock().unwrap_or_else(|e| e.into_inner());
+    views.get(&version).cloned().unwrap_or_default()
 }
 
 /// The model as the runner holds it, shared with the test.
@@ -176,6 +181,10 @@ struct Bench {
     book: Arc<Book>,
     runner: Runner<Shared, Book>,
     feed: FeedClient,
+    feeds: Feeds,
+    settings: RunnerSettings,
+    /// `GET /events` requests the feed served.
+    pages_served: Arc<AtomicU64>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -188,7 +197,16 @@ async fn bench_serving(serve: impl FnOnce(axum::Router) -> axum::Router) -> anyh
     let (pool, name) = fresh_store().await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let router = serve(platform::feed::routes("inventory", pool.clone()));
+    let pages_served = Arc::new(AtomicU64::new(0));
+    let counter = pages_served.clone();
+    let router = serve(platform::feed::routes("inventory", pool.clone())).layer(
+        axum::middleware::map_request(move |request: axum::extract::Request| {
+            if request.uri().path() == "/events" {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            async { request }
+        }),
+    );
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
@@ -200,12 +218,8 @@ async fn bench_serving(serve: impl FnOnce(axum::Router) -> axum::Router) -> anyh
         drop_grace: Duration::from_millis(1),
         ..RunnerSettings::default()
     };
-    let runner = Runner::new(
-        Shared(model.clone()),
-        book.clone(),
-        Feeds::new([("inventory", url.as_str())]),
-        settings,
-    );
+    let feeds = Feeds::new([("inventory", url.as_str())]);
+    let runner = Runner::new(Shared(model.clone()), book.clone(), feeds.clone(), settings);
     Ok(Bench {
         pool,
         name,
@@ -213,6 +227,9 @@ async fn bench_serving(serve: impl FnOnce(axum::Router) -> axum::Router) -> anyh
         book,
         runner,
         feed: FeedClient::new(&url),
+        feeds,
+        settings,
+        pages_served,
         server,
     })
 }
@@ -248,8 +265,11 @@ impl Bench {
     }
 
     fn view(&self, version: u32) -> BTreeMap<String, i64> {
-        let views = self.model.views.lock().unwrap_or_else(|e| e.into_inner());
-        views.get(&version).cloned().unwrap_or_default()
+        view(&self.model, version)
+    }
+
+    fn served(&self) -> u64 {
+        self.pages_served.load(Ordering::SeqCst)
     }
 
     /// The events parked so far: `(event, reason)`.
@@ -436,5 +456,76 @@ async fn a_batch_that_fails_is_applied_again_event_by_event_parking_only_the_bad
     let parked = bench.parked();
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].1, "bad sku");
+    bench.stop().await
+}
+
+#[tokio::test]
+async fn readers_of_a_page_at_once_share_one_read_and_the_feeds_end_is_never_kept(
+) -> anyhow::Result<()> {
+    let bench = bench().await?;
+    for i in 0..5 {
+        append_atomically(&bench.pool, &[stock_added(&format!("S{i}"), 1, 1)]).await?;
+    }
+    bench.settle(5).await?;
+    let before = bench.served();
+    let (one, other) = (
+        bench.feed.slot(Cursor::default(), 2, true),
+        bench.feed.slot(Cursor::default(), 2, true),
+    );
+    let (page, same) = (one.page().await?, other.page().await?);
+    assert!(Arc::ptr_eq(&page, &same), "one page for both");
+    assert_eq!(bench.served() - before, 1, "read once");
+    let second_start = page.events.last().map(|e| e.cursor);
+    assert_eq!(one.following().await, second_start);
+
+    drop((one, other, page, same));
+    let again = bench.feed.slot(Cursor::default(), 2, true).page().await?;
+    assert_eq!(
+        bench.served() - before,
+        2,
+        "read again once no reader holds it"
+    );
+
+    let end = again.events.last().map(|e| e.cursor).unwrap_or_default();
+    let end = bench.feed.slot(end, 5, true);
+    let last = end.page().await?;
+    assert_eq!(bench.served() - before, 3);
+    assert_eq!((last.events.len(), last.remaining), (3, 0));
+    let _anew = bench
+        .feed
+        .slot(again.events[1].cursor, 5, true)
+        .page()
+        .await?;
+    assert_eq!(
+        bench.served() - before,
+        4,
+        "the feed's end is read anew, though a reader holds it"
+    );
+
+    let alone = bench.feed.slot(Cursor::default(), 2, false).page().await?;
+    assert!(!Arc::ptr_eq(&alone, &again), "a reader alone reads alone");
+    assert_eq!(bench.served() - before, 5);
+    bench.stop().await
+}
+
+#[tokio::test]
+async fn rebuilds_run_together_each_apply_every_event_once() -> anyhow::Result<()> {
+    let bench = bench().await?;
+    for (i, sku) in ["A", "B", "A", "C", "A"].iter().enumerate() {
+        append_atomically(&bench.pool, &[stock_added(&format!("{sku}{i}"), 1, 2)]).await?;
+    }
+    bench.pass_until(5).await?;
+    let live = bench.view(1);
+    let model = Arc::new(StockCount::default());
+    let other = Runner::new(
+        Shared(model.clone()),
+        Arc::new(Book::default()),
+        bench.feeds.clone(),
+        bench.settings,
+    );
+    let (one, two) = tokio::join!(bench.runner.rebuild(), other.rebuild());
+    assert_eq!((one?, two?), (2, 2));
+    assert_eq!(bench.view(2), live);
+    assert_eq!(view(&model, 2), live);
     bench.stop().await
 }

@@ -8,14 +8,16 @@
 //! by the service (asked for as soon as the headers of the one before said where it
 //! starts). The task stops when the reader is dropped.
 
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::feed::{FeedClient, FeedError, FeedPage, PendingPage};
+use crate::feed::{FeedClient, FeedError, FeedPage};
 use crate::store::Cursor;
 
 /// What the task sends: a page, the feed's end (`None`), or why it stopped.
-type Item = Result<Option<FeedPage>, FeedError>;
+type Item = Result<Option<Arc<FeedPage>>, FeedError>;
 
 /// The pages of one feed after a cursor, in order, read ahead.
 pub struct ReadAhead {
@@ -24,12 +26,22 @@ pub struct ReadAhead {
     _task: AbortOnDropHandle<()>,
 }
 
+/// How a [`ReadAhead`] reads its feed.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    /// Events a page.
+    pub size: i64,
+    /// Whether the pages are shared with other rebuilds reading them (see
+    /// [`crate::feed::FeedClient::slot`]).
+    pub shared: bool,
+}
+
 impl ReadAhead {
-    /// Starts reading `feed` after `after`, `size` events a page.
-    pub fn start(feed: FeedClient, after: Cursor, size: i64) -> Self {
+    /// Starts reading `feed` after `after`.
+    pub fn start(feed: FeedClient, after: Cursor, reading: Reading) -> Self {
         let (sender, pages) = mpsc::channel(1);
         let url = feed.base_url().to_string();
-        let task = tokio::spawn(read_all(feed, after, size, sender));
+        let task = tokio::spawn(read_all(feed, after, reading, sender));
         Self {
             pages,
             url,
@@ -38,7 +50,7 @@ impl ReadAhead {
     }
 
     /// The next page, or `None` once the feed's end was read.
-    pub async fn next(&mut self) -> Result<Option<FeedPage>, FeedError> {
+    pub async fn next(&mut self) -> Result<Option<Arc<FeedPage>>, FeedError> {
         match self.pages.recv().await {
             Some(item) => item,
             // The task ends by sending the end or an error: a closed channel means it
@@ -50,50 +62,34 @@ impl ReadAhead {
     }
 }
 
-async fn read_all(feed: FeedClient, after: Cursor, size: i64, sender: mpsc::Sender<Item>) {
-    let outcome = send_pages(&feed, after, size, &sender).await;
+async fn read_all(feed: FeedClient, after: Cursor, reading: Reading, sender: mpsc::Sender<Item>) {
+    let outcome = send_pages(&feed, after, reading, &sender).await;
     // The feed's end, or why the pages stopped; no one hears it once the reader is gone.
     let _ = sender.send(outcome.map(|()| None)).await;
 }
 
-/// Sends the pages one after another until the feed's last, or until the reader is gone.
+/// Sends the pages one after another until the feed's last, or until the reader is
+/// gone. Each page's slot asks for the page after it as soon as its headers say where
+/// that one starts (a feed that does not say is asked once the body does).
 async fn send_pages(
     feed: &FeedClient,
     after: Cursor,
-    size: i64,
+    reading: Reading,
     sender: &mpsc::Sender<Item>,
 ) -> Result<(), FeedError> {
-    let mut pending = Some(feed.request(after, size).await?);
-    while let Some(current) = pending {
-        let (page, next) = read_asking_next(feed, current, size).await?;
+    let slot = |after: Cursor| feed.slot(after, reading.size, reading.shared);
+    let mut current = Some(slot(after));
+    while let Some(this) = current {
+        let announced = this.following().await.map(slot);
+        let page = this.page().await.map_err(FeedError::Shared)?;
+        current = match (announced, page.events.last()) {
+            (Some(next), _) => Some(next),
+            (None, Some(last)) if page.remaining > 0 => Some(slot(last.cursor)),
+            (None, _) => None,
+        };
         if sender.send(Ok(Some(page))).await.is_err() {
             return Ok(());
         }
-        pending = next;
     }
     Ok(())
-}
-
-/// Reads `pending`'s body while asking for the page after it, when its headers say
-/// one follows (a feed that does not say is asked once the body does).
-async fn read_asking_next(
-    feed: &FeedClient,
-    pending: PendingPage,
-    size: i64,
-) -> Result<(FeedPage, Option<PendingPage>), FeedError> {
-    let announced = pending.following();
-    let ask = async {
-        match announced {
-            Some(after) => feed.request(after, size).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let (page, next) = tokio::join!(pending.read(), ask);
-    let page = page?;
-    let next = match (next?, page.events.last()) {
-        (Some(next), _) => Some(next),
-        (None, Some(last)) if page.remaining > 0 => Some(feed.request(last.cursor, size).await?),
-        (None, _) => None,
-    };
-    Ok((page, next))
 }
