@@ -3,12 +3,14 @@
 //! Each service that owns projections (the query service, the analytics service) runs
 //! the rebuild itself (`POST /projections/{name}/rebuild`): the next version of the view
 //! is built from every source's feed while the current one keeps serving, then becomes
-//! current in one write. This command starts the rebuilds one at a time and follows
-//! each (`GET /projections/{name}`) with a progress bar showing events/s and an ETA.
+//! current in one write. This command starts the rebuilds together and follows each
+//! (`GET /projections/{name}`) with a progress bar showing events/s and an ETA:
+//! rebuilds reading the same feed at once share its pages, so five views of the order
+//! service rebuilt together read the order feed about once, not five times.
 
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
 use crate::args::ReplayArgs;
@@ -63,17 +65,13 @@ pub async fn run(args: &ReplayArgs) -> Result<u8, ReplayError> {
             }
         })?;
     let targets = targets(&http, args).await?;
-    let mut failed = 0;
-    for (base, status) in targets {
-        let ok = rebuild(
-            &http,
-            &base,
-            &status,
-            Duration::from_secs(args.timeout_secs),
-        )
-        .await?;
-        failed += usize::from(!ok);
-    }
+    let bars = MultiProgress::new();
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let rebuilds = targets
+        .iter()
+        .map(|(base, status)| rebuild(&http, &bars, base, status, timeout));
+    let outcomes = futures::future::try_join_all(rebuilds).await?;
+    let failed = outcomes.iter().filter(|ok| !**ok).count();
     Ok(if failed == 0 {
         EXIT_SUCCESS
     } else {
@@ -106,6 +104,7 @@ async fn targets(
 /// Starts one rebuild and follows it to its end; returns whether it succeeded.
 async fn rebuild(
     http: &reqwest::Client,
+    bars: &MultiProgress,
     base: &str,
     status: &Status,
     timeout: Duration,
@@ -113,7 +112,7 @@ async fn rebuild(
     let url = format!("{base}/projections/{}", status.name);
     let before: Status = get(http, &url).await?;
     post(http, &format!("{url}/rebuild")).await?;
-    let bar = progress_bar(&status.name);
+    let bar = bars.add(progress_bar(&status.name));
     let (started, mut seen_running) = (Instant::now(), false);
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
