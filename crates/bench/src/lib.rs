@@ -19,9 +19,11 @@
 //! saving the checkpoint after each page (in Redis for the views kept there alone), and
 //! the swap (for the OLAP schema: refreshing its cubes). The stores:
 //! - **MongoDB** and **Redis**: the query service's views ([`query::projector::View`]),
-//!   each replayed alone into its own database and key prefix, and counted under the
-//!   store it wrote to (found by looking at what it left there; a view writing both
-//!   would be counted as "MongoDB + Redis").
+//!   each replayed into its own database and key prefix, and counted under the store
+//!   it wrote to (found by looking at what it left there; a view writing both would be
+//!   counted as "MongoDB + Redis"). The views kept in Redis alone are rebuilt together,
+//!   a group per feed, as `commerce replay` rebuilds them (sharing the feed's pages:
+//!   [`platform::feed::FeedClient::slot`]), and timed as one; the others one by one.
 //! - **OLAP**: the analytics service's star schema ([`analytics::warehouse::Warehouse`])
 //!   in a database of its own, with its PostgreSQL bookkeeping.
 //!

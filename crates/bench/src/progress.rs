@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use platform::projection::{Bookkeeping, ProgressReport, Projection, Runner};
+use platform::projection::{Bookkeeping, Projection, Runner};
 
 use crate::BenchError;
 
@@ -35,30 +35,58 @@ pub async fn rebuild<P: Projection, B: Bookkeeping>(
     runner: &Runner<P, B>,
     label: &str,
 ) -> Result<Timed, BenchError> {
+    let together = rebuild_together(std::slice::from_ref(runner), label).await?;
+    Ok(Timed {
+        events: together.events.iter().sum(),
+        elapsed: together.elapsed,
+    })
+}
+
+/// What rebuilds run together did: the events each read, and how long all took.
+#[derive(Debug, Clone)]
+pub struct Together {
+    pub events: Vec<u64>,
+    pub elapsed: Duration,
+}
+
+/// Runs the runners' rebuilds at once, as `commerce replay` does (so rebuilds reading
+/// the same feed share its pages), and times them, following their sum on one bar.
+pub async fn rebuild_together<P: Projection, B: Bookkeeping>(
+    runners: &[Runner<P, B>],
+    label: &str,
+) -> Result<Together, BenchError> {
     let bar = counter(&format!("replay {label}"), 1);
     let started = Instant::now();
-    let work = interruptible(async { Ok(runner.rebuild().await?) });
+    let rebuilds = futures::future::try_join_all(runners.iter().map(|r| r.rebuild()));
+    let work = interruptible(async { Ok(rebuilds.await?) });
     tokio::pin!(work);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let result = loop {
         tokio::select! {
             result = &mut work => break result,
-            _ = tick.tick() => show(&bar, &runner.progress.report()),
+            _ = tick.tick() => show(&bar, sum(runners)),
         }
     };
     let elapsed = started.elapsed();
-    let report = runner.progress.report();
-    show(&bar, &report);
+    show(&bar, sum(runners));
     bar.finish();
-    result.map(|_version| Timed {
-        events: report.done,
+    result.map(|_versions| Together {
+        events: runners.iter().map(|r| r.progress.report().done).collect(),
         elapsed,
     })
 }
 
-fn show(bar: &ProgressBar, report: &ProgressReport) {
-    bar.set_length(report.total.max(1));
-    bar.set_position(report.done);
+/// The runners' rebuilds as one: `(total, done)`.
+fn sum<P: Projection, B: Bookkeeping>(runners: &[Runner<P, B>]) -> (u64, u64) {
+    runners
+        .iter()
+        .map(|r| r.progress.report())
+        .fold((0, 0), |(total, done), r| (total + r.total, done + r.done))
+}
+
+fn show(bar: &ProgressBar, (total, done): (u64, u64)) {
+    bar.set_length(total.max(1));
+    bar.set_position(done);
 }
 
 /// `work`, unless Ctrl-C comes first.

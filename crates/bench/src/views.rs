@@ -1,5 +1,6 @@
-//! The query service's views, replayed one by one, each into its own throwaway
-//! MongoDB database and Redis key prefix: a [`query::ReadStore`] as the service
+//! The query service's views, replayed each into its own throwaway MongoDB database
+//! and Redis key prefix (those in Redis alone together, a group per source, the others
+//! one by one): a [`query::ReadStore`] as the service
 //! connects it, [`query::projector::ViewProjection`] run by a [`Runner`] with
 //! [`ViewBook`] (the service's own projection set, view by view). What a view wrote
 //! is read back from its database and prefix: that says where it writes (MongoDB,
@@ -41,21 +42,57 @@ impl Written {
 }
 
 /// Replays every view, then bulk-writes as many documents or commands into the same
-/// servers; each view's database and keys are removed whatever happens.
+/// servers; each view's database and keys are removed whatever happens. The views kept
+/// in Redis alone are rebuilt together, a group per source, as `commerce replay`
+/// rebuilds a service's views (sharing the feed's pages); the others one by one (the
+/// MongoDB stand-in serves one writer at a time anyway).
 pub async fn measure(
     options: &Options,
     run_id: &str,
     feeds: &Feeds,
 ) -> Result<Vec<Measurement>, BenchError> {
     let mut measured = Vec::new();
-    for view in View::ALL.into_iter().filter(|v| asked_for(options, *v)) {
-        let names = Names::new(run_id, view);
-        let store = ReadStore::connect(&names.settings(options)?).await?;
-        let result = measure_view(options, &store, &names, feeds, view).await;
-        clean(store, &names).await;
+    for group in groups(options) {
+        let mut replayed = Vec::new();
+        let mut connected = Ok(());
+        for view in group {
+            let names = Names::new(run_id, view);
+            match ReadStore::connect(&names.settings(options)?).await {
+                Ok(store) => replayed.push(ViewStore { view, names, store }),
+                Err(err) => {
+                    connected = Err(err.into());
+                    break;
+                }
+            }
+        }
+        let result = match connected {
+            Ok(()) => measure_group(options, &replayed, feeds).await,
+            Err(err) => Err(err),
+        };
+        for view in replayed {
+            clean(view.store, &view.names).await;
+        }
         measured.push(result?);
     }
     Ok(measured)
+}
+
+/// The views asked for, those in Redis alone grouped by the feeds they read.
+fn groups(options: &Options) -> Vec<Vec<View>> {
+    let mut groups: Vec<Vec<View>> = Vec::new();
+    for view in View::ALL.into_iter().filter(|v| asked_for(options, *v)) {
+        let together = |group: &Vec<View>| {
+            view.in_redis_alone()
+                && group
+                    .iter()
+                    .all(|g| g.in_redis_alone() && g.sources() == view.sources())
+        };
+        match groups.iter_mut().find(|g| together(g)) {
+            Some(group) => group.push(view),
+            None => groups.push(vec![view]),
+        }
+    }
+    groups
 }
 
 /// Whether the run replays into every store `view` writes into.
@@ -92,35 +129,56 @@ impl Names {
     }
 }
 
-async fn measure_view(
-    options: &Options,
-    store: &ReadStore,
-    names: &Names,
-    feeds: &Feeds,
+/// One view to replay, into its own database and prefix.
+struct ViewStore {
     view: View,
+    names: Names,
+    store: ReadStore,
+}
+
+/// Rebuilds the views together, then bulk-writes what each wrote, one after another.
+async fn measure_group(
+    options: &Options,
+    views: &[ViewStore],
+    feeds: &Feeds,
 ) -> Result<Measurement, BenchError> {
-    ensure_indexes(store).await?;
-    let projection = ViewProjection {
-        view,
-        projections: Projections::new(store.clone()),
-    };
-    let book = Arc::new(ViewBook::new(store.clone()));
-    let runner = Runner::new(projection, book, feeds.clone(), options.runner_settings());
-    let replay = progress::rebuild(&runner, view.name()).await?;
-    let written = written(store, &names.prefix).await?;
-    let target = bulk::Target {
-        count: replay.events,
-        batch: options.batch,
-    };
-    let bulk = interruptible(bulk_write(store, names, &written, target)).await?;
-    Ok(Measurement {
-        unit: view.name().to_string(),
-        backend: written.backend(),
-        events: replay.events,
+    let mut runners = Vec::new();
+    for replayed in views {
+        ensure_indexes(&replayed.store).await?;
+        let projection = ViewProjection {
+            view: replayed.view,
+            projections: Projections::new(replayed.store.clone()),
+        };
+        let book = Arc::new(ViewBook::new(replayed.store.clone()));
+        let settings = options.runner_settings();
+        runners.push(Runner::new(projection, book, feeds.clone(), settings));
+    }
+    let label: Vec<&str> = views.iter().map(|v| v.view.name()).collect();
+    let label = label.join(" + ");
+    let replay = progress::rebuild_together(&runners, &label).await?;
+    let mut measured = Measurement {
+        unit: label,
+        backend: Backend::Nothing,
+        events: replay.events.iter().sum(),
         replay: replay.elapsed,
-        bulk_writes: if bulk.is_zero() { 0 } else { replay.events },
-        bulk,
-    })
+        bulk_writes: 0,
+        bulk: Duration::ZERO,
+    };
+    for (replayed, events) in views.iter().zip(replay.events) {
+        let written = written(&replayed.store, &replayed.names.prefix).await?;
+        let target = bulk::Target {
+            count: events,
+            batch: options.batch,
+        };
+        let bulk = bulk_write(&replayed.store, &replayed.names, &written, target);
+        let bulk = interruptible(bulk).await?;
+        measured.bulk += bulk;
+        measured.bulk_writes += if bulk.is_zero() { 0 } else { events };
+        if measured.backend == Backend::Nothing {
+            measured.backend = written.backend();
+        }
+    }
+    Ok(measured)
 }
 
 /// The plain write of as many documents (or commands) as the view replayed events,
