@@ -54,17 +54,7 @@ pub async fn measure(
     let mut measured = Vec::new();
     for group in groups(options) {
         let mut replayed = Vec::new();
-        let mut connected = Ok(());
-        for view in group {
-            let names = Names::new(run_id, view);
-            match ReadStore::connect(&names.settings(options)?).await {
-                Ok(store) => replayed.push(ViewStore { view, names, store }),
-                Err(err) => {
-                    connected = Err(err.into());
-                    break;
-                }
-            }
-        }
+        let connected = connect(options, run_id, group, &mut replayed).await;
         let result = match connected {
             Ok(()) => measure_group(options, &replayed, feeds).await,
             Err(err) => Err(err),
@@ -75,6 +65,22 @@ pub async fn measure(
         measured.push(result?);
     }
     Ok(measured)
+}
+
+/// Connects each view's store, into `replayed`, until one fails (those connected
+/// before it are in `replayed`, to be cleaned).
+async fn connect(
+    options: &Options,
+    run_id: &str,
+    group: Vec<View>,
+    replayed: &mut Vec<ViewStore>,
+) -> Result<(), BenchError> {
+    for view in group {
+        let names = Names::new(run_id, view);
+        let store = ReadStore::connect(&names.settings(options)?).await?;
+        replayed.push(ViewStore { view, names, store });
+    }
+    Ok(())
 }
 
 /// The views asked for, those in Redis alone grouped by the feeds they read.
