@@ -22,6 +22,9 @@
 //! the current one keeps serving and being updated, then, holding the runner's gate so
 //! no pass runs meanwhile, applies what is left, makes it current (one write), and
 //! drops the old version after a grace period for queries already on their way to it.
+//! Rebuilds running at once share the pages of the feeds they read
+//! ([`crate::feed::FeedClient::slot`]), so views of one service rebuilt together read
+//! its feed once.
 
 use std::collections::HashMap;
 use std::future::Future;
