@@ -4,6 +4,7 @@
 mod analytics;
 mod commands;
 mod isolation;
+mod kills;
 mod notifications;
 mod orders;
 mod payments;

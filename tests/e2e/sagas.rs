@@ -1,13 +1,11 @@
 //! The order fulfilment saga end to end: orders placed over the broker, the saga driving
 //! inventory, payment (through the bridge, NATS and the provider simulator), order and
 //! notification, and every order ending whole or undone, checked in the services' own
-//! stores. Also: duplicates, malformed input, and the saga and payment processes
-//! killed mid-batch.
+//! stores. Also: duplicates and malformed input (processes killed mid-batch: `kills.rs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use e2e::saga::{free_port, ServiceProcess};
 use e2e::TestStack;
 use lapin::BasicProperties;
 use serde_json::{json, Value};
@@ -29,7 +27,10 @@ async fn fulfilment_stack(stock: u64) -> anyhow::Result<(TestStack, String, Stri
     Ok((stack, customer, sku))
 }
 
-async fn customer_and_product(stack: &TestStack, stock: u64) -> anyhow::Result<(String, String)> {
+pub async fn customer_and_product(
+    stack: &TestStack,
+    stock: u64,
+) -> anyhow::Result<(String, String)> {
     let customer = format!("cust-{}", stack.id);
     registered_customer(stack, &customer).await?;
     let sku = sku(stack, "SAGA");
@@ -47,7 +48,7 @@ const CARDS: [&str; 4] = ["tok_ok", "tok_decline", "tok_timeout", "tok_flaky"];
 
 /// Waits for every saga, checks each order ended whole or undone, and that the stock
 /// adds up; returns the units sold.
-async fn all_finish_whole(
+pub async fn all_finish_whole(
     stack: &mut TestStack,
     orders: &[(String, u64)],
     sku: &str,
@@ -311,58 +312,8 @@ async fn malformed_messages_on_the_saga_queues_are_dead_lettered() -> anyhow::Re
     stack.stop().await
 }
 
-#[tokio::test]
-async fn a_saga_process_killed_mid_batch_finishes_every_order_once() -> anyhow::Result<()> {
-    let mut stack = TestStack::start().await?;
-    stack.start_payments().await?;
-    let url = stack.saga_database().await?;
-    let port = free_port()?;
-    let env = stack.process_env("SAGA_DATABASE_URL", &url, port);
-    let mut saga = ServiceProcess::start("saga", "saga", env, port).await?;
-    stack.healthy(port).await?;
-    stack.saga_url = format!("http://127.0.0.1:{port}");
-    let (customer, sku) = customer_and_product(&stack, 100).await?;
-
-    let orders = place_batch(&stack, &customer, &sku, 12).await?;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    saga.kill().await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    saga.restart().await?;
-    stack.healthy(port).await?;
-
-    let sold = all_finish_whole(&mut stack, &orders, &sku, 100).await?;
-    assert!(sold > 0, "some orders complete");
-    saga.kill().await?;
-    stack.stop().await
-}
-
-#[tokio::test]
-async fn a_payment_service_killed_mid_batch_leaves_every_order_whole_or_undone(
-) -> anyhow::Result<()> {
-    let mut stack = TestStack::start().await?;
-    stack.start_payment_gateway().await?;
-    let url = stack.payment_database().await?;
-    let port = free_port()?;
-    let env = stack.process_env("PAYMENT_DATABASE_URL", &url, port);
-    let mut payment = ServiceProcess::start("payment", "payment-service", env, port).await?;
-    stack.healthy(port).await?;
-    stack.start_saga_service().await?;
-    let (customer, sku) = customer_and_product(&stack, 100).await?;
-
-    let orders = place_batch(&stack, &customer, &sku, 12).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    payment.kill().await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    payment.restart().await?;
-    stack.healthy(port).await?;
-
-    all_finish_whole(&mut stack, &orders, &sku, 100).await?;
-    payment.kill().await?;
-    stack.stop().await
-}
-
 /// Places `count` orders of 1-3 units, cycling through the card behaviours.
-async fn place_batch(
+pub async fn place_batch(
     stack: &TestStack,
     customer: &str,
     sku: &str,

@@ -6,8 +6,8 @@
 //! again, one after another. Whatever the killed process held (prefetched deliveries,
 //! an open transaction, an unconfirmed relay batch or outbox row, a half-applied page
 //! of a view or of the star schema) must be redelivered or redone exactly once. (The
-//! saga and the payment service killed as the only instance are in the e2e suite's
-//! `sagas.rs`.)
+//! saga, payment, inventory and order services killed as the only instance are in the
+//! e2e suite's `kills.rs`.)
 
 use std::time::Duration;
 

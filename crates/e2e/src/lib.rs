@@ -88,7 +88,19 @@ impl TestStack {
         Self::init_logs();
         let mut stack = Self::prepare(servers).await?;
         stack.outbox_poll = poll;
-        stack.start_write_side().await?;
+        stack.start_write_side(&[]).await?;
+        stack.start_notification().await?;
+        stack.start_query().await?;
+        Ok(stack)
+    }
+
+    /// Like [`Self::start`], without the write sides named in `apart` (of inventory,
+    /// order and user): the caller runs them (as processes of their own, say) and adds
+    /// their feeds ([`Self::add_feed`]).
+    pub async fn start_apart(apart: &[&str]) -> anyhow::Result<Self> {
+        Self::init_logs();
+        let mut stack = Self::prepare(Servers::default()).await?;
+        stack.start_write_side(apart).await?;
         stack.start_notification().await?;
         stack.start_query().await?;
         Ok(stack)
@@ -231,19 +243,30 @@ impl TestStack {
         }
     }
 
-    async fn start_write_side(&mut self) -> anyhow::Result<()> {
-        let inventory =
-            inventory::build(self.service_settings(&self.inventory_database_url)).await?;
-        let order = order::build(self.service_settings(&self.order_database_url)).await?;
-        let user = user::build(self.service_settings(&self.user_database_url)).await?;
-        let ports = [inventory.port(), order.port(), user.port()];
-        for (service, port) in ["inventory", "order", "user"].into_iter().zip(ports) {
-            self.add_feed(service, port);
+    /// The write sides in this process, but those named in `apart`.
+    async fn start_write_side(&mut self, apart: &[&str]) -> anyhow::Result<()> {
+        let mut started = Vec::new();
+        if !apart.contains(&"inventory") {
+            let service =
+                inventory::build(self.service_settings(&self.inventory_database_url)).await?;
+            started.push(("inventory", service.port()));
+            let run = service.run_until(self.shutdown.clone().cancelled_owned());
+            self.spawn(run);
         }
-        self.spawn(inventory.run_until(self.shutdown.clone().cancelled_owned()));
-        self.spawn(order.run_until(self.shutdown.clone().cancelled_owned()));
-        self.spawn(user.run_until(self.shutdown.clone().cancelled_owned()));
-        for port in ports {
+        if !apart.contains(&"order") {
+            let service = order::build(self.service_settings(&self.order_database_url)).await?;
+            started.push(("order", service.port()));
+            let run = service.run_until(self.shutdown.clone().cancelled_owned());
+            self.spawn(run);
+        }
+        if !apart.contains(&"user") {
+            let service = user::build(self.service_settings(&self.user_database_url)).await?;
+            started.push(("user", service.port()));
+            let run = service.run_until(self.shutdown.clone().cancelled_owned());
+            self.spawn(run);
+        }
+        for (service, port) in started {
+            self.add_feed(service, port);
             self.healthy(port).await?;
         }
         Ok(())
