@@ -17,19 +17,12 @@ async fn a_saga_process_killed_mid_batch_finishes_every_order_once() -> anyhow::
     let mut stack = TestStack::start().await?;
     stack.start_payments().await?;
     let url = stack.saga_database().await?;
-    let port = free_port()?;
-    let env = stack.process_env("SAGA_DATABASE_URL", &url, port);
-    let mut saga = ServiceProcess::start("saga", "saga", env, port).await?;
-    stack.healthy(port).await?;
-    stack.saga_url = format!("http://127.0.0.1:{port}");
+    let mut saga = process(&stack, ("saga", "saga"), "SAGA_DATABASE_URL", &url).await?;
+    stack.saga_url = format!("http://127.0.0.1:{}", saga.port);
     let (customer, sku) = customer_and_product(&stack, 100).await?;
 
     let orders = place_batch(&stack, &customer, &sku, 12).await?;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    saga.kill().await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    saga.restart().await?;
-    stack.healthy(port).await?;
+    kill_mid_batch(&stack, &mut saga, Duration::from_millis(400)).await?;
 
     let sold = all_finish_whole(&mut stack, &orders, &sku, 100).await?;
     assert!(sold > 0, "some orders complete");
@@ -43,19 +36,13 @@ async fn a_payment_service_killed_mid_batch_leaves_every_order_whole_or_undone(
     let mut stack = TestStack::start().await?;
     stack.start_payment_gateway().await?;
     let url = stack.payment_database().await?;
-    let port = free_port()?;
-    let env = stack.process_env("PAYMENT_DATABASE_URL", &url, port);
-    let mut payment = ServiceProcess::start("payment", "payment-service", env, port).await?;
-    stack.healthy(port).await?;
+    let binary = ("payment", "payment-service");
+    let mut payment = process(&stack, binary, "PAYMENT_DATABASE_URL", &url).await?;
     stack.start_saga_service().await?;
     let (customer, sku) = customer_and_product(&stack, 100).await?;
 
     let orders = place_batch(&stack, &customer, &sku, 12).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    payment.kill().await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    payment.restart().await?;
-    stack.healthy(port).await?;
+    kill_mid_batch(&stack, &mut payment, Duration::from_millis(300)).await?;
 
     all_finish_whole(&mut stack, &orders, &sku, 100).await?;
     payment.kill().await?;
@@ -73,11 +60,7 @@ async fn the_inventory_and_order_services_killed_mid_batch_leave_every_order_who
 
     let orders = place_batch(&stack, &customer, &sku, 12).await?;
     for process in [&mut inventory, &mut order] {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        process.kill().await?;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        process.restart().await?;
-        stack.healthy(process.port).await?;
+        kill_mid_batch(&stack, process, Duration::from_millis(300)).await?;
     }
 
     let sold = all_finish_whole(&mut stack, &orders, &sku, 100).await?;
@@ -94,12 +77,37 @@ async fn write_side(stack: &mut TestStack, service: &str) -> anyhow::Result<Serv
         "inventory" => stack.inventory_database_url.clone(),
         _ => stack.order_database_url.clone(),
     };
-    let port = free_port()?;
     let variable = format!("{}_DATABASE_URL", service.to_uppercase());
-    let env = stack.process_env(&variable, &url, port);
     let binary = format!("{service}-service");
-    let process = ServiceProcess::start(service, &binary, env, port).await?;
+    let started = process(stack, (service, &binary), &variable, &url).await?;
+    stack.add_feed(service, started.port);
+    Ok(started)
+}
+
+/// `(package, binary)` on the stack's broker and `database_url` (given as `variable`),
+/// once healthy.
+async fn process(
+    stack: &TestStack,
+    (package, binary): (&str, &str),
+    variable: &str,
+    database_url: &str,
+) -> anyhow::Result<ServiceProcess> {
+    let port = free_port()?;
+    let env = stack.process_env(variable, database_url, port);
+    let process = ServiceProcess::start(package, binary, env, port).await?;
     stack.healthy(port).await?;
-    stack.add_feed(service, port);
     Ok(process)
+}
+
+/// SIGKILLs `process` `after` into a batch, and starts it again a second later.
+async fn kill_mid_batch(
+    stack: &TestStack,
+    process: &mut ServiceProcess,
+    after: Duration,
+) -> anyhow::Result<()> {
+    tokio::time::sleep(after).await;
+    process.kill().await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    process.restart().await?;
+    stack.healthy(process.port).await
 }
