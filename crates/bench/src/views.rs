@@ -1,10 +1,10 @@
 //! The query service's views, replayed each into its own throwaway MongoDB database
 //! and Redis key prefix (those in Redis alone together, a group per source, the others
-//! one by one): a [`query::ReadStore`] as the service
-//! connects it, [`query::projector::ViewProjection`] run by a [`Runner`] with
-//! [`ViewBook`] (the service's own projection set, view by view). What a view wrote
-//! is read back from its database and prefix: that says where it writes (MongoDB,
-//! Redis or both) and gives the templates of the bulk write that follows.
+//! one by one): a [`query::ReadStore`] as the service connects it,
+//! [`query::projector::ViewProjection`] run by a [`Runner`] with [`ViewBook`] (the
+//! service's own projection set, view by view). What a view wrote is read back from its
+//! database and prefix: that says where it writes (MongoDB, Redis or both) and gives
+//! the templates of the bulk write that follows.
 
 use std::sync::Arc;
 use std::time::Duration;
