@@ -74,6 +74,14 @@ pub struct FeedPage {
     pub remaining: i64,
 }
 
+impl FeedPage {
+    /// Where the page after this one starts, when one follows (the page is full).
+    pub fn following(&self) -> Option<Cursor> {
+        let last = self.events.last()?;
+        (self.remaining > 0).then_some(last.cursor)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 struct PageQuery {
     #[serde(default)]

@@ -68,7 +68,7 @@ impl Slot {
 
     /// A slot for a page already read.
     fn ready(page: Arc<FeedPage>) -> Self {
-        let following = following(&page);
+        let following = page.following();
         Self {
             following: futures::future::ready(following).boxed().shared(),
             page: futures::future::ready(Ok(page)).boxed().shared(),
@@ -96,12 +96,6 @@ async fn read(
     let pending = feed.request(after, size).await.map_err(Arc::new)?;
     let _ = announce.send(pending.following());
     pending.read().await.map(Arc::new).map_err(Arc::new)
-}
-
-/// Where the page after `page` starts, when one follows.
-fn following(page: &FeedPage) -> Option<Cursor> {
-    let last = page.events.last()?;
-    (page.remaining > 0).then_some(last.cursor)
 }
 
 /// A page being read, or read and still held by someone.
@@ -150,7 +144,7 @@ impl Pages {
     fn settle(&self, key: (Cursor, i64), result: &PageResult) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match result {
-            Ok(page) if following(page).is_some() => {
+            Ok(page) if page.following().is_some() => {
                 entries.insert(key, Entry::Read(Arc::downgrade(page)));
             }
             _ => {

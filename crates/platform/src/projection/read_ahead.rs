@@ -82,11 +82,7 @@ async fn send_pages(
     while let Some(this) = current {
         let announced = this.following().await.map(slot);
         let page = this.page().await.map_err(FeedError::Shared)?;
-        current = match (announced, page.events.last()) {
-            (Some(next), _) => Some(next),
-            (None, Some(last)) if page.remaining > 0 => Some(slot(last.cursor)),
-            (None, _) => None,
-        };
+        current = announced.or_else(|| page.following().map(slot));
         if sender.send(Ok(Some(page))).await.is_err() {
             return Ok(());
         }
