@@ -88,9 +88,7 @@ impl TestStack {
         Self::init_logs();
         let mut stack = Self::prepare(servers).await?;
         stack.outbox_poll = poll;
-        stack.start_write_side(&[]).await?;
-        stack.start_notification().await?;
-        stack.start_query().await?;
+        stack.start_services(&[]).await?;
         Ok(stack)
     }
 
@@ -100,10 +98,15 @@ impl TestStack {
     pub async fn start_apart(apart: &[&str]) -> anyhow::Result<Self> {
         Self::init_logs();
         let mut stack = Self::prepare(Servers::default()).await?;
-        stack.start_write_side(apart).await?;
-        stack.start_notification().await?;
-        stack.start_query().await?;
+        stack.start_services(apart).await?;
         Ok(stack)
+    }
+
+    /// Every service in this process but the write sides named in `apart`.
+    async fn start_services(&mut self, apart: &[&str]) -> anyhow::Result<()> {
+        self.start_write_side(apart).await?;
+        self.start_notification().await?;
+        self.start_query().await
     }
 
     /// Logs of the services running in this test process, filtered by `RUST_LOG`
